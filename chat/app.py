@@ -1,0 +1,133 @@
+"""Assembly of the chat service: storage, cache, engine, run service and gateway.
+
+`start_service` is the one entry point for everything that runs the service in-process
+(the acceptance suite's embedded stack, the benchmark, `python -m chat serve`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, serve
+
+from chat.auth import TokenVerifier
+from chat.cache import Cache
+from chat.config import Settings
+from chat.engine import EngineFactory
+from chat.gateway import MAX_FRAME_BYTES, PATH, Gateway
+from chat.hub import InProcessEventHub
+from chat.ids import new_gateway_id
+from chat.runs import RunService
+from chat.store import Store, create_schema, make_engine, sqlite_url_in
+
+log = logging.getLogger("chat")
+
+BACKLOG = 1024
+
+
+@dataclass
+class ChatService:
+    """A running chat service; `url` is what clients connect to."""
+
+    host: str
+    port: int
+    database_url: str
+    store: Store
+    cache: Cache
+    runs: RunService
+    gateway: Gateway
+    server: Server
+    redis: Any
+    _owns_redis: bool = False
+    _temp_dir: str | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"ws://{host}:{self.port}{PATH}"
+
+    async def close(self) -> None:
+        """Stop accepting, close connections, stop runs (recorded failed), release all."""
+        if self._closed:
+            return
+        self._closed = True
+        self.server.close()
+        await self.server.wait_closed()
+        await self.runs.close()
+        await self.store.dispose()
+        if self._owns_redis:
+            await self.redis.aclose()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def make_redis(settings: Settings) -> Any:
+    """A client for settings.redis_url, or an in-process fakeredis when it is unset."""
+    if settings.redis_url:
+        import redis.asyncio
+
+        return redis.asyncio.from_url(settings.redis_url)
+    import fakeredis
+
+    return fakeredis.FakeAsyncRedis()
+
+
+async def start_service(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    redis: Any | None = None,
+    engine_factory: EngineFactory | None = None,
+) -> ChatService:
+    """Start the service on `host:port` (0 = an ephemeral port, read back in `.port`).
+
+    `settings.database_url` None means a SQLite file in a private temporary directory
+    (removed on close). `redis` replaces the client built from `settings.redis_url`.
+    Creates the schema, then fails runs left `running` by a gateway that died.
+    """
+    temp_dir = None
+    database_url = settings.database_url
+    if database_url is None:
+        temp_dir = tempfile.mkdtemp(prefix="golden-path-chat-")
+        database_url = sqlite_url_in(temp_dir)
+    engine = make_engine(database_url)
+    owns_redis = redis is None
+    client = make_redis(settings) if redis is None else redis
+    try:
+        await create_schema(engine)
+        store = Store(engine)
+        cache = Cache(client)
+        runs = RunService(store, cache, InProcessEventHub(), engine_factory or EngineFactory(),
+                          new_gateway_id())
+        await runs.recover()
+        gateway = Gateway(runs, TokenVerifier(settings, cache))
+        server = await serve(
+            gateway.handle,
+            host,
+            port,
+            process_request=gateway.process_request,
+            select_subprotocol=gateway.select_subprotocol,
+            max_size=MAX_FRAME_BYTES,
+            backlog=BACKLOG,
+        )
+    except BaseException:
+        await engine.dispose()
+        if owns_redis:
+            await client.aclose()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    bound_port = server.sockets[0].getsockname()[1] if server.sockets else port
+    log.info("chat service on ws://%s:%s%s (database %s)", host, bound_port, PATH,
+             engine.url.render_as_string(hide_password=True))
+    return ChatService(
+        host=host, port=bound_port, database_url=database_url, store=store, cache=cache,
+        runs=runs, gateway=gateway, server=server, redis=client, _owns_redis=owns_redis,
+        _temp_dir=temp_dir,
+    )

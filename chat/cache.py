@@ -1,0 +1,73 @@
+"""The cache layout of DESIGN §6 over any redis-py asyncio-compatible client.
+
+Every key is namespaced by user (`gp:{user_id}:...`) and carries a TTL, so ending one
+session removes that session's keys and nothing of anyone else's, and a key forgotten by
+a crashed process still goes away. The revocation list is the one global namespace
+(`gp:revoked:{jti}`): a token id is not a user's data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+SESSION_TTL_S = 3600
+CONNECTION_TTL_S = 3600
+RESULT_TTL_S = 86400
+
+
+def session_key(user_id: str, session_id: str) -> str:
+    return f"gp:{user_id}:session:{session_id}"
+
+
+def connection_key(user_id: str, connection_id: str) -> str:
+    return f"gp:{user_id}:conn:{connection_id}"
+
+
+def result_key(user_id: str, run_id: str) -> str:
+    return f"gp:{user_id}:result:{run_id}"
+
+
+def revoked_key(jti: str) -> str:
+    return f"gp:revoked:{jti}"
+
+
+class Cache:
+    """Typed operations on the key layout; the client is passed in, never built here."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+
+    async def put_session(self, user_id: str, session_id: str, value: dict[str, Any]) -> None:
+        await self.redis.set(session_key(user_id, session_id), json.dumps(value), ex=SESSION_TTL_S)
+
+    async def put_connection(
+        self, user_id: str, connection_id: str, value: dict[str, Any]
+    ) -> None:
+        await self.redis.set(
+            connection_key(user_id, connection_id), json.dumps(value), ex=CONNECTION_TTL_S
+        )
+
+    async def drop_connection(self, user_id: str, connection_id: str) -> None:
+        await self.redis.delete(connection_key(user_id, connection_id))
+
+    async def drop_session(self, user_id: str, session_id: str, connection_id: str) -> None:
+        await self.redis.delete(
+            session_key(user_id, session_id), connection_key(user_id, connection_id)
+        )
+
+    async def put_result(self, user_id: str, run_id: str, value: dict[str, Any]) -> None:
+        await self.redis.set(result_key(user_id, run_id), json.dumps(value), ex=RESULT_TTL_S)
+
+    async def get_result(self, user_id: str, run_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(result_key(user_id, run_id))
+        return None if raw is None else json.loads(raw)
+
+    async def revoke(self, jti: str, expires_at: int) -> None:
+        """Remember `jti` as revoked until the token would have expired anyway."""
+        ttl = max(1, int(expires_at - time.time()))
+        await self.redis.set(revoked_key(jti), "1", ex=ttl)
+
+    async def is_revoked(self, jti: str) -> bool:
+        return bool(await self.redis.exists(revoked_key(jti)))

@@ -1,0 +1,385 @@
+"""The chat service's use cases: sessions, starting runs, storing and fanning out events.
+
+This is where the durability rules of §5 live, between the engine (which only emits
+events) and the gateway (which only speaks the wire): the user's message and the run row
+(`running`) are committed before the run starts; each event gets the thread's next `seq`
+in the same transaction that stores it in `run_events`, and is published only after that
+commit; the reply and the run's final status are committed in the transaction that stores
+`agent_completed`. Runs are tasks owned by this service, not by a connection, so a run
+goes on when its client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from chat.cache import Cache
+from chat.context import ExecutionContext
+from chat.engine import EngineFactory, EventType, NotifierFailure
+from chat.hub import EventHub
+from chat.ids import (
+    MessageId,
+    RunId,
+    SessionId,
+    ThreadId,
+    UserId,
+    new_id,
+    new_message_id,
+    new_run_id,
+    new_session_id,
+    new_thread_id,
+)
+from chat.store import Repositories, Store
+
+log = logging.getLogger("chat.runs")
+
+THREAD_TITLE_CHARS = 80
+
+
+class NotFound(Exception):
+    """The thread or run does not exist for this user (it may exist for another)."""
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A user message accepted by `RunService.prepare`: a new run to launch, or (when
+    `repeated`) the run an earlier message with the same `message_id` started."""
+
+    thread_id: ThreadId
+    run_id: RunId
+    repeated: bool
+    context: ExecutionContext | None = None
+
+
+class ThreadLocks:
+    """One asyncio lock per thread, dropped when nobody holds or waits for it. Keeps
+    this process's writers of one thread in line, so `seq` order is publish order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, thread_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(thread_id, (asyncio.Lock(), 0))
+        self._locks[thread_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[thread_id]
+            if users <= 1:
+                del self._locks[thread_id]
+            else:
+                self._locks[thread_id] = (lock, users - 1)
+
+
+class RunEventSink:
+    """The notifier of one run: stores each event, then publishes it."""
+
+    def __init__(self, service: RunService, context: ExecutionContext) -> None:
+        self._service = service
+        self._context = context
+        self._agents: list[str] = []
+        self.completed = False
+
+    async def emit(self, type: EventType, payload: dict[str, Any]) -> None:
+        if type is EventType.AGENT_THINKING:
+            agent = payload.get("agent")
+            if agent != "supervisor" and agent not in self._agents:
+                self._agents.append(str(agent))
+        try:
+            await self._service.append_event(self._context, type, payload, agents=self._agents)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise NotifierFailure(f"could not store {type.value}: {exc}") from exc
+        if type is EventType.AGENT_COMPLETED:
+            self.completed = True
+
+
+class RunService:
+    """Sessions and runs for all users of one gateway process."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache: Cache,
+        hub: EventHub,
+        factory: EngineFactory,
+        gateway_id: str,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.hub = hub
+        self.factory = factory
+        self.gateway_id = gateway_id
+        self._locks = ThreadLocks()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # sessions -----------------------------------------------------------------------
+
+    async def open_session(self, user_id: str, connection_id: str, token_jti: str | None) -> SessionId:
+        """Record an authenticated connection: users row, `active` session, cache keys."""
+        session_id = new_session_id()
+        async with self.store.write() as repos:
+            await repos.users.ensure(user_id)
+            await repos.sessions.open(user_id, session_id, connection_id, token_jti)
+        created = timestamp()
+        await self.cache.put_session(user_id, session_id, {
+            "session_id": session_id, "user_id": user_id, "connection_id": connection_id,
+            "token_jti": token_jti, "created_at": created,
+        })
+        await self.cache.put_connection(user_id, connection_id, {
+            "session_id": session_id, "user_id": user_id, "connection_id": connection_id,
+            "created_at": created,
+        })
+        return session_id
+
+    async def close_session(
+        self, user_id: str, session_id: str, connection_id: str, *, ended: bool
+    ) -> None:
+        """`ended` (normal close): session ended, its notes and keys removed. Otherwise
+        `disconnected`: only the connection key goes, the rest expires by TTL."""
+        async with self.store.write() as repos:
+            await repos.sessions.close(user_id, session_id, "ended" if ended else "disconnected")
+            if ended:
+                await repos.temporary.delete_for_session(user_id, session_id)
+        if ended:
+            await self.cache.drop_session(user_id, session_id, connection_id)
+        else:
+            await self.cache.drop_connection(user_id, connection_id)
+
+    # runs ---------------------------------------------------------------------------
+
+    async def prepare(
+        self,
+        user_id: str,
+        session_id: str | None,
+        content: str,
+        thread_id: str | None,
+        client_message_id: str | None,
+    ) -> Submission:
+        """Commit the user's message and a `running` run (or find the earlier run of a
+        repeated `client_message_id`). Raise `NotFound` for a thread not the user's."""
+        if client_message_id is not None:
+            async with self.store.read() as repos:
+                earlier = await self._earlier(repos, user_id, client_message_id)
+            if earlier is not None:
+                return earlier
+        plan = self.factory.plan(content)
+        run_id, message_id = new_run_id(), new_message_id()
+        try:
+            async with self.store.write() as repos:
+                if thread_id is None:
+                    thread_id = new_thread_id()
+                    await repos.threads.create(user_id, thread_id, content[:THREAD_TITLE_CHARS])
+                elif await repos.threads.get(user_id, thread_id) is None:
+                    raise NotFound(f"thread {thread_id} not found")
+                if session_id is None:
+                    await repos.users.ensure(user_id)
+                await repos.messages.add(
+                    user_id, message_id, thread_id, "user", content,
+                    run_id=run_id, client_message_id=client_message_id,
+                )
+                await repos.runs.create(user_id, run_id, thread_id, message_id,
+                                        list(plan.agents), self.gateway_id)
+                if session_id is not None:
+                    await repos.temporary.put(user_id, new_id("tmp"), session_id,
+                                              f"run:{run_id}:plan", plan.as_record())
+        except IntegrityError:
+            if client_message_id is None:
+                raise
+            async with self.store.read() as repos:
+                earlier = await self._earlier(repos, user_id, client_message_id)
+            if earlier is None:
+                raise
+            return earlier
+        context = ExecutionContext(
+            user_id=UserId(user_id), thread_id=ThreadId(thread_id), run_id=run_id,
+            message_id=MessageId(message_id),
+            session_id=SessionId(session_id) if session_id else None,
+            content=content, plan=plan,
+        )
+        return Submission(ThreadId(thread_id), run_id, repeated=False, context=context)
+
+    @staticmethod
+    async def _earlier(repos: Repositories, user_id: str, client_message_id: str) -> Submission | None:
+        message = await repos.messages.find_by_client_id(user_id, client_message_id)
+        if message is None or message.run_id is None:
+            return None
+        return Submission(ThreadId(message.thread_id), RunId(message.run_id), repeated=True)
+
+    def launch(self, submission: Submission) -> asyncio.Task[None]:
+        """Start the prepared run as a task of the service (not of any connection)."""
+        assert submission.context is not None and not submission.repeated
+        task = asyncio.create_task(self._execute(submission.context),
+                                   name=f"run {submission.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def submit(
+        self, user_id: str, content: str, *, thread_id: str | None = None,
+        client_message_id: str | None = None, session_id: str | None = None,
+    ) -> Submission:
+        """`prepare` and `launch` in one call (for callers without live subscribers)."""
+        submission = await self.prepare(user_id, session_id, content, thread_id,
+                                        client_message_id)
+        if not submission.repeated:
+            self.launch(submission)
+        return submission
+
+    async def _execute(self, context: ExecutionContext) -> None:
+        sink = RunEventSink(self, context)
+        try:
+            await self.factory.create(context, sink).run()
+        except asyncio.CancelledError:
+            if not sink.completed:
+                await self._abandon(context, "interrupted", "the service stopped during the run")
+            raise
+        except Exception as exc:
+            log.exception("run %s failed outside the agents", context.run_id)
+            if not sink.completed:
+                await self._abandon(context, "run_failed", f"the run could not go on: {exc}")
+
+    async def _abandon(self, context: ExecutionContext, code: str, message: str) -> None:
+        """Finish a run the engine could not finish; tell followers if even that fails."""
+        try:
+            await self.fail_run(context.user_id, context.thread_id, context.run_id, code, message)
+        except Exception:
+            log.exception("run %s could not be marked failed", context.run_id)
+            await self.hub.publish(context.user_id, context.thread_id, {
+                "type": "error", "code": "run_failed", "message": message,
+                "run_id": context.run_id, "thread_id": context.thread_id,
+            })
+
+    async def append_event(
+        self, context: ExecutionContext, type: EventType, payload: dict[str, Any],
+        *, agents: list[str],
+    ) -> dict[str, Any]:
+        """Store the run's next event (and, for `agent_completed`, the reply and the
+        run's final status) in one transaction, then publish it."""
+        user_id, thread_id, run_id = context.user_id, context.thread_id, context.run_id
+        async with self._locks.hold(thread_id):
+            async with self.store.write() as repos:
+                seq = await repos.threads.next_seq(user_id, thread_id)
+                event = {"type": type.value, "run_id": run_id, "thread_id": thread_id,
+                         "seq": seq, "timestamp": timestamp(), "payload": payload}
+                await repos.events.add(user_id, thread_id, run_id, seq, event)
+                if type is EventType.AGENT_COMPLETED:
+                    await self._finish(repos, context, payload, agents)
+            if type is EventType.AGENT_COMPLETED:
+                await self._cache_result(user_id, run_id, payload, thread_id)
+            await self.hub.publish(user_id, thread_id, event)
+        return event
+
+    @staticmethod
+    async def _finish(repos: Repositories, context: ExecutionContext, payload: dict[str, Any],
+                      agents: list[str]) -> None:
+        status = payload["status"]
+        response = payload.get("response", "")
+        error = payload.get("error") or {}
+        if status == "completed":
+            await repos.messages.add(context.user_id, new_message_id(), context.thread_id,
+                                     "assistant", response, run_id=context.run_id)
+        await repos.runs.finish(
+            context.user_id, context.run_id, status=status, agents=list(agents),
+            result=response if status == "completed" else None,
+            error_code=error.get("code"), error_message=error.get("message"),
+        )
+
+    async def _cache_result(self, user_id: str, run_id: str, payload: dict[str, Any],
+                            thread_id: str) -> None:
+        try:
+            await self.cache.put_result(user_id, run_id, {
+                "status": payload["status"], "response": payload.get("response", ""),
+                "thread_id": thread_id,
+            })
+        except Exception:
+            log.exception("result of run %s not cached", run_id)
+
+    async def fail_run(self, user_id: str, thread_id: str, run_id: str, code: str,
+                       message: str) -> bool:
+        """Mark a `running` run failed and append its closing `agent_completed`
+        {status failed, error {code, message}}. False if it was no longer running."""
+        payload = {"status": "failed", "response": "", "error": {"code": code, "message": message}}
+        async with self._locks.hold(thread_id):
+            async with self.store.write() as repos:
+                if not await repos.runs.finish(user_id, run_id, status="failed", agents=None,
+                                               result=None, error_code=code,
+                                               error_message=message):
+                    return False
+                seq = await repos.threads.next_seq(user_id, thread_id)
+                event = {"type": EventType.AGENT_COMPLETED.value, "run_id": run_id,
+                         "thread_id": thread_id, "seq": seq, "timestamp": timestamp(),
+                         "payload": payload}
+                await repos.events.add(user_id, thread_id, run_id, seq, event)
+            await self._cache_result(user_id, run_id, payload, thread_id)
+            await self.hub.publish(user_id, thread_id, event)
+        return True
+
+    # reading ------------------------------------------------------------------------
+
+    async def thread_events_after(self, user_id: str, thread_id: str,
+                                  after_seq: int) -> list[dict[str, Any]]:
+        """The stored events of the user's thread after `after_seq`, in order."""
+        async with self.store.read() as repos:
+            if await repos.threads.get(user_id, thread_id) is None:
+                raise NotFound(f"thread {thread_id} not found")
+            return await repos.events.list_after(user_id, thread_id, after_seq)
+
+    async def run_events(self, user_id: str, run_id: str) -> list[dict[str, Any]]:
+        async with self.store.read() as repos:
+            return await repos.events.list_for_run(user_id, run_id)
+
+    async def thread_exists(self, user_id: str, thread_id: str) -> bool:
+        async with self.store.read() as repos:
+            return await repos.threads.get(user_id, thread_id) is not None
+
+    # lifecycle ----------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Fail runs left `running` by a gateway that is gone.
+
+        One gateway per database is assumed: at start-up every `running` run not owned
+        by this process is orphaned (its process died with it). Each gets status
+        `failed`, error_code `interrupted` and a closing `agent_completed` event.
+        """
+        async with self.store.read() as repos:
+            orphans = await repos.runs.list_orphaned({self.gateway_id})
+        failed = 0
+        for run in orphans:
+            if await self.fail_run(run.user_id, run.thread_id, run.id, "interrupted",
+                                   "the gateway running this run stopped"):
+                failed += 1
+        if failed:
+            log.warning("marked %d interrupted run(s) failed", failed)
+        return failed
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        """Wait for every run started so far to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop runs still going; each is recorded failed with code `interrupted`."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

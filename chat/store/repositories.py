@@ -1,0 +1,360 @@
+"""Repositories over the tables of DESIGN §6, and the unit of work that binds them.
+
+Every method takes the `user_id` it acts for and puts it in the WHERE clause, so a
+query can never reach another user's rows even with a guessed id; the one exception is
+`RunRepository.list_orphaned`, the start-up recovery scan, which is about processes,
+not users (each run it finds is then finished with its own user's scope).
+
+`Store.write()` and `Store.read()` hand out a `Repositories` bound to one connection and
+one transaction. On SQLite, writes in this process also take one asyncio lock (SQLite has
+a single writer anyway) and begin with `BEGIN IMMEDIATE`, so they queue instead of
+failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chat.store.engine import BEGIN_OPTION
+from chat.store.models import (
+    AgentExecution,
+    Message,
+    RunEvent,
+    TemporaryUserData,
+    Thread,
+    User,
+    UserSession,
+)
+
+users_t = User.__table__
+threads_t = Thread.__table__
+messages_t = Message.__table__
+runs_t = AgentExecution.__table__
+events_t = RunEvent.__table__
+sessions_t = UserSession.__table__
+temp_t = TemporaryUserData.__table__
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    id: str
+    user_id: str
+    title: str
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: str
+    thread_id: str
+    user_id: str
+    role: str
+    content: str
+    client_message_id: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    thread_id: str
+    user_id: str
+    message_id: str
+    status: str
+    agents: list[str]
+    result: str | None
+    error_code: str | None
+    gateway_id: str | None
+
+
+class _Repository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+
+class UserRepository(_Repository):
+    async def ensure(self, user_id: str) -> None:
+        """Create the user row if it does not exist yet."""
+        dialect = self.connection.dialect.name
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = maker(users_t).values(id=user_id, created_at=utcnow())
+        await self.connection.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+
+
+class ThreadRepository(_Repository):
+    async def create(self, user_id: str, thread_id: str, title: str) -> None:
+        now = utcnow()
+        await self.connection.execute(
+            insert(threads_t).values(
+                id=thread_id, user_id=user_id, title=title[:200], last_seq=0,
+                created_at=now, updated_at=now,
+            )
+        )
+
+    async def get(self, user_id: str, thread_id: str) -> ThreadRow | None:
+        row = (
+            await self.connection.execute(
+                select(threads_t.c.id, threads_t.c.user_id, threads_t.c.title,
+                       threads_t.c.last_seq).where(
+                    and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id)
+                )
+            )
+        ).first()
+        return None if row is None else ThreadRow(*row)
+
+    async def next_seq(self, user_id: str, thread_id: str) -> int:
+        """Allocate the thread's next event number (the row lock serialises writers)."""
+        seq = (
+            await self.connection.execute(
+                update(threads_t)
+                .where(and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))
+                .values(last_seq=threads_t.c.last_seq + 1, updated_at=utcnow())
+                .returning(threads_t.c.last_seq)
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            raise LookupError(f"thread {thread_id} of user {user_id} does not exist")
+        return int(seq)
+
+
+class MessageRepository(_Repository):
+    async def add(
+        self,
+        user_id: str,
+        message_id: str,
+        thread_id: str,
+        role: str,
+        content: str,
+        *,
+        run_id: str | None,
+        client_message_id: str | None = None,
+    ) -> None:
+        await self.connection.execute(
+            insert(messages_t).values(
+                id=message_id, thread_id=thread_id, user_id=user_id, role=role,
+                content=content, client_message_id=client_message_id, run_id=run_id,
+                created_at=utcnow(),
+            )
+        )
+
+    async def find_by_client_id(self, user_id: str, client_message_id: str) -> MessageRow | None:
+        row = (
+            await self.connection.execute(
+                select(*_message_columns()).where(
+                    and_(messages_t.c.user_id == user_id,
+                         messages_t.c.client_message_id == client_message_id)
+                )
+            )
+        ).first()
+        return None if row is None else MessageRow(*row)
+
+    async def list_for_thread(self, user_id: str, thread_id: str) -> list[MessageRow]:
+        rows = await self.connection.execute(
+            select(*_message_columns())
+            .where(and_(messages_t.c.user_id == user_id, messages_t.c.thread_id == thread_id))
+            .order_by(messages_t.c.created_at, messages_t.c.id)
+        )
+        return [MessageRow(*row) for row in rows]
+
+
+def _message_columns() -> tuple[Any, ...]:
+    c = messages_t.c
+    return (c.id, c.thread_id, c.user_id, c.role, c.content, c.client_message_id, c.run_id)
+
+
+class RunRepository(_Repository):
+    """Rows of agent_executions: one per run, `running` then `completed` or `failed`."""
+
+    async def create(
+        self, user_id: str, run_id: str, thread_id: str, message_id: str,
+        agents: list[str], gateway_id: str,
+    ) -> None:
+        await self.connection.execute(
+            insert(runs_t).values(
+                id=run_id, thread_id=thread_id, user_id=user_id, message_id=message_id,
+                status="running", agents=agents, gateway_id=gateway_id, started_at=utcnow(),
+            )
+        )
+
+    async def finish(
+        self, user_id: str, run_id: str, *, status: str, agents: list[str] | None,
+        result: str | None, error_code: str | None = None, error_message: str | None = None,
+    ) -> bool:
+        """Mark a running run finished; False when it was not running (already finished)."""
+        values: dict[str, Any] = {
+            "status": status, "result": result, "error_code": error_code,
+            "error_message": error_message, "completed_at": utcnow(),
+        }
+        if agents is not None:
+            values["agents"] = agents
+        outcome = await self.connection.execute(
+            update(runs_t)
+            .where(and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id,
+                        runs_t.c.status == "running"))
+            .values(**values)
+        )
+        return bool(outcome.rowcount)
+
+    async def get(self, user_id: str, run_id: str) -> RunRow | None:
+        row = (
+            await self.connection.execute(
+                select(*_run_columns()).where(
+                    and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id)
+                )
+            )
+        ).first()
+        return None if row is None else RunRow(*row)
+
+    async def list_orphaned(self, live_gateway_ids: set[str]) -> list[RunRow]:
+        """Runs still `running` whose gateway is not among `live_gateway_ids` (recovery)."""
+        statement = select(*_run_columns()).where(runs_t.c.status == "running")
+        rows = await self.connection.execute(statement)
+        return [RunRow(*row) for row in rows if row.gateway_id not in live_gateway_ids]
+
+
+def _run_columns() -> tuple[Any, ...]:
+    c = runs_t.c
+    return (c.id, c.thread_id, c.user_id, c.message_id, c.status, c.agents, c.result,
+            c.error_code, c.gateway_id)
+
+
+class EventRepository(_Repository):
+    """run_events: every server event of a thread as sent, numbered by `seq`."""
+
+    async def add(self, user_id: str, thread_id: str, run_id: str, seq: int,
+                  event: dict[str, Any]) -> None:
+        await self.connection.execute(
+            insert(events_t).values(
+                thread_id=thread_id, run_id=run_id, user_id=user_id, seq=seq,
+                type=event["type"], event=event, created_at=utcnow(),
+            )
+        )
+
+    async def list_after(self, user_id: str, thread_id: str, after_seq: int) -> list[dict[str, Any]]:
+        rows = await self.connection.execute(
+            select(events_t.c.event)
+            .where(and_(events_t.c.user_id == user_id, events_t.c.thread_id == thread_id,
+                        events_t.c.seq > after_seq))
+            .order_by(events_t.c.seq)
+        )
+        return [row[0] for row in rows]
+
+    async def list_for_run(self, user_id: str, run_id: str) -> list[dict[str, Any]]:
+        rows = await self.connection.execute(
+            select(events_t.c.event)
+            .where(and_(events_t.c.user_id == user_id, events_t.c.run_id == run_id))
+            .order_by(events_t.c.seq)
+        )
+        return [row[0] for row in rows]
+
+
+class SessionRepository(_Repository):
+    """user_sessions: one row per authenticated connection."""
+
+    async def open(self, user_id: str, session_id: str, connection_id: str,
+                   token_jti: str | None) -> None:
+        await self.connection.execute(
+            insert(sessions_t).values(
+                id=session_id, user_id=user_id, connection_id=connection_id,
+                token_jti=token_jti, status="active", created_at=utcnow(),
+            )
+        )
+
+    async def close(self, user_id: str, session_id: str, status: str) -> None:
+        await self.connection.execute(
+            update(sessions_t)
+            .where(and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id))
+            .values(status=status, ended_at=utcnow() if status == "ended" else None)
+        )
+
+    async def status(self, user_id: str, session_id: str) -> str | None:
+        return (
+            await self.connection.execute(
+                select(sessions_t.c.status).where(
+                    and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id)
+                )
+            )
+        ).scalar_one_or_none()
+
+
+class TemporaryDataRepository(_Repository):
+    """temporary_user_data: a session's working notes, removed when the session ends."""
+
+    async def put(self, user_id: str, row_id: str, session_id: str, key: str,
+                  value: dict[str, Any]) -> None:
+        await self.connection.execute(
+            insert(temp_t).values(
+                id=row_id, user_id=user_id, session_id=session_id, key=key, value=value,
+                created_at=utcnow(),
+            )
+        )
+
+    async def delete_for_session(self, user_id: str, session_id: str) -> int:
+        outcome = await self.connection.execute(
+            delete(temp_t).where(and_(temp_t.c.user_id == user_id,
+                                      temp_t.c.session_id == session_id))
+        )
+        return int(outcome.rowcount)
+
+
+class Repositories:
+    """All repositories bound to one connection and transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.users = UserRepository(connection)
+        self.threads = ThreadRepository(connection)
+        self.messages = MessageRepository(connection)
+        self.runs = RunRepository(connection)
+        self.events = EventRepository(connection)
+        self.sessions = SessionRepository(connection)
+        self.temporary = TemporaryDataRepository(connection)
+
+
+class Store:
+    """Transactions over the service's database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Repositories]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        if self._write_lock is None:
+            async with self.engine.begin() as connection:
+                yield Repositories(connection)
+            return
+        async with self._write_lock, self.engine.connect() as connection:
+            await connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+            async with connection.begin():
+                yield Repositories(connection)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Repositories]:
+        """One read-only transaction (a consistent snapshot)."""
+        async with self.engine.connect() as connection, connection.begin():
+            yield Repositories(connection)
+
+    async def run(self, work: Callable[[Repositories], Any]) -> Any:
+        """Run `work(repos)` (a coroutine function) in one write transaction."""
+        async with self.write() as repos:
+            return await work(repos)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
