@@ -62,7 +62,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         await service.close()
 
 
-async def _revoke(settings: Settings, token: str) -> str:
+async def _revoke(redis_url: str, token: str) -> str:
     import redis.asyncio
 
     from chat.auth import revoke_token, unverified_claims
@@ -71,7 +71,7 @@ async def _revoke(settings: Settings, token: str) -> str:
     jti, exp = claims.get("jti"), claims.get("exp")
     if not isinstance(jti, str) or not isinstance(exp, int):
         raise SettingsError("the token has no jti or exp claim; nothing to revoke")
-    client = redis.asyncio.from_url(settings.redis_url)
+    client = redis.asyncio.from_url(redis_url)
     try:
         await revoke_token(client, jti, exp)
     finally:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     "GOLDEN_PATH_REDIS_URL is not set; revocation needs the Redis the gateway "
                     "uses (an embedded gateway's in-process cache cannot be reached)"
                 )
-            print(f"revoked {asyncio.run(_revoke(settings, args.token))}")
+            print(f"revoked {asyncio.run(_revoke(settings.redis_url, args.token))}")
     except (SettingsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ class ExecutionEngine:
             raise
         except AgentError as exc:
             outcome = RunOutcome("failed", "", tuple(took_part), "agent_error", str(exc))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken agent fails its run, not the service
             outcome = RunOutcome("failed", "", tuple(took_part), "agent_error",
                                  f"{type(exc).__name__}: {exc}")
         else:

@@ -46,7 +46,7 @@ class ToolOutcome:
         return self.status == "ok"
 
 
-def as_number(value: Decimal | float | int) -> Number:
+def as_number(value: Decimal | float) -> Number:
     """A JSON number: integral values as int (no `.0`), others as float."""
     decimal = value if isinstance(value, Decimal) else Decimal(str(value))
     if decimal == decimal.to_integral_value():

@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -36,13 +36,13 @@ from chat.store.models import (
     UserSession,
 )
 
-users_t = User.__table__
-threads_t = Thread.__table__
-messages_t = Message.__table__
-runs_t = AgentExecution.__table__
-events_t = RunEvent.__table__
-sessions_t = UserSession.__table__
-temp_t = TemporaryUserData.__table__
+users_t = cast(Table, User.__table__)
+threads_t = cast(Table, Thread.__table__)
+messages_t = cast(Table, Message.__table__)
+runs_t = cast(Table, AgentExecution.__table__)
+events_t = cast(Table, RunEvent.__table__)
+sessions_t = cast(Table, UserSession.__table__)
+temp_t = cast(Table, TemporaryUserData.__table__)
 
 
 def utcnow() -> datetime:
