@@ -180,6 +180,23 @@ def find_redis_server(path: str | None = None) -> Path:
     return Path(found)
 
 
+def unavailable_reason() -> str | None:
+    """Why real services cannot start here (missing binaries or client packages), or
+    None when they can. Tests use it to skip, or to fail in CI."""
+    reasons: list[str] = []
+    for find in (find_postgres_bindir, find_redis_server):
+        try:
+            find()
+        except MissingBinaryError as exc:
+            reasons.append(str(exc))
+    for module in ("mirakuru", "asyncpg", "redis"):
+        try:
+            __import__(module)
+        except ImportError:
+            reasons.append(f"the python package {module} is missing: pip install -e '.[real]'")
+    return "; ".join(reasons) or None
+
+
 def _default_pg_candidates() -> list[Path]:
     found: list[Path] = []
     if override := os.environ.get("GOLDEN_PATH_PG_BINDIR", "").strip():

@@ -28,6 +28,7 @@ from support.services import (
     MissingBinaryError,
     find_postgres_bindir,
     find_redis_server,
+    unavailable_reason,
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -35,22 +36,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def require_real_services() -> None:
     """Skip (fail in CI) when the binaries or the client libraries are missing."""
-    reasons: list[str] = []
-    for find in (find_postgres_bindir, find_redis_server):
-        try:
-            find()
-        except MissingBinaryError as exc:
-            reasons.append(str(exc))
-    for module in ("mirakuru", "asyncpg", "redis"):
-        try:
-            __import__(module)
-        except ImportError:
-            reasons.append(f"python package {module} is missing: pip install -e '.[real]'")
-    if reasons:
-        message = "real services unavailable: " + "; ".join(reasons)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    reason = unavailable_reason()
+    if reason is None:
+        return
+    message = f"real services unavailable: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def services(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
