@@ -1,0 +1,178 @@
+"""The suite's settings, layered: behave userdata (`-D key=value`) first, then the
+`GOLDEN_PATH_*` environment variables, then defaults (DESIGN §4).
+
+One object answers "what are we running against, and how long do we wait", so the stack,
+the client and the probes never read the environment themselves. A bad value stops the run
+before anything starts, with one line that names the setting and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+BACKEND_MODES = ("embedded", "real", "auto")
+DEFAULT_ISSUER = "golden-path"
+DEFAULT_AUDIENCE = "golden-path-chat"
+DEFAULT_TIMEOUT_S = 5.0
+MIN_SECRET_BYTES = 32
+
+# userdata key -> environment variable
+KEYS: dict[str, str] = {
+    "backends": "GOLDEN_PATH_BACKENDS",
+    "database_url": "GOLDEN_PATH_DATABASE_URL",
+    "redis_url": "GOLDEN_PATH_REDIS_URL",
+    "gateway_url": "GOLDEN_PATH_GATEWAY_URL",
+    "jwt_secret": "GOLDEN_PATH_JWT_SECRET",
+    "jwt_issuer": "GOLDEN_PATH_JWT_ISSUER",
+    "jwt_audience": "GOLDEN_PATH_JWT_AUDIENCE",
+    "timeout": "GOLDEN_PATH_TIMEOUT",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message is one line naming it and what to do."""
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """Everything the harness needs to know about the run, already validated."""
+
+    backends: str = "embedded"
+    database_url: str | None = None
+    redis_url: str | None = None
+    gateway_url: str | None = None
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    jwt_issuer: str = DEFAULT_ISSUER
+    jwt_audience: str = DEFAULT_AUDIENCE
+    timeout: float = DEFAULT_TIMEOUT_S
+    # where each value came from: key -> "userdata" | "environment" | "default"
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def external_gateway(self) -> bool:
+        """True when the suite talks to a gateway it did not start."""
+        return self.gateway_url is not None
+
+    @classmethod
+    def load(
+        cls, userdata: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> SuiteConfig:
+        """Layer userdata over `GOLDEN_PATH_*` variables over defaults, then validate."""
+        env = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        sources: dict[str, str] = {}
+        for key, variable in KEYS.items():
+            from_userdata = str(userdata.get(key, "") or "").strip()
+            from_env = str(env.get(variable, "") or "").strip()
+            if from_userdata:
+                values[key], sources[key] = from_userdata, "userdata"
+            elif from_env:
+                values[key], sources[key] = from_env, "environment"
+            else:
+                sources[key] = "default"
+        return cls._validated(values, sources)
+
+    @classmethod
+    def _validated(cls, values: dict[str, str], sources: dict[str, str]) -> SuiteConfig:
+        # Naming a database, cache or gateway without choosing a mode means "use them".
+        named_service = any(values.get(k) for k in ("database_url", "redis_url", "gateway_url"))
+        backends = values.get("backends", "real" if named_service else "embedded").lower()
+        if backends not in BACKEND_MODES:
+            raise ConfigError(
+                f"backends={values['backends']!r} ({_where('backends', sources)}) is not one of "
+                f"{', '.join(BACKEND_MODES)}"
+            )
+        timeout_text = values.get("timeout", str(DEFAULT_TIMEOUT_S))
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            raise ConfigError(
+                f"timeout={timeout_text!r} ({_where('timeout', sources)}) is not a number of "
+                "seconds"
+            ) from None
+        if not 0 < timeout <= 600:
+            raise ConfigError(
+                f"timeout={timeout_text!r} ({_where('timeout', sources)}) must be between 0 and "
+                "600 seconds"
+            )
+        database_url = values.get("database_url")
+        if database_url and not database_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ConfigError(
+                f"database_url ({_where('database_url', sources)}) must be "
+                "postgresql+asyncpg://USER@HOST:PORT/DB or sqlite+aiosqlite:///PATH"
+            )
+        redis_url = values.get("redis_url")
+        if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigError(
+                f"redis_url ({_where('redis_url', sources)}) must be redis://HOST:PORT/DB"
+            )
+        gateway_url = values.get("gateway_url")
+        if gateway_url and backends == "embedded":
+            raise ConfigError(
+                "gateway_url names a running gateway, which cannot share embedded storage with "
+                "the suite; use -D backends=real with its database_url and redis_url"
+            )
+        if gateway_url and not gateway_url.startswith(("ws://", "wss://")):
+            raise ConfigError(
+                f"gateway_url ({_where('gateway_url', sources)}) must be ws://HOST:PORT/ws"
+            )
+        secret = values.get("jwt_secret")
+        if gateway_url:
+            missing = [k for k in ("database_url", "redis_url", "jwt_secret") if not values.get(k)]
+            if missing:
+                raise ConfigError(
+                    "with gateway_url the suite needs the same "
+                    + ", ".join(f"{k} ({KEYS[k]})" for k in missing)
+                    + " the gateway was started with, to sign users in and read its storage"
+                )
+        if backends == "real":
+            missing = [k for k in ("database_url", "redis_url") if not values.get(k)]
+            if missing:
+                raise ConfigError(
+                    "backends=real needs "
+                    + " and ".join(f"{k} ({KEYS[k]})" for k in missing)
+                    + "; start local services with `python -m support.services up` and pass the "
+                    "URLs it prints, or run with -D backends=embedded"
+                )
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"jwt_secret ({_where('jwt_secret', sources)}) is {len(secret.encode())} bytes; "
+                f"use at least {MIN_SECRET_BYTES}"
+            )
+        kwargs: dict[str, object] = {
+            "backends": backends,
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "gateway_url": gateway_url,
+            "jwt_issuer": values.get("jwt_issuer", DEFAULT_ISSUER),
+            "jwt_audience": values.get("jwt_audience", DEFAULT_AUDIENCE),
+            "timeout": timeout,
+            "sources": dict(sources),
+        }
+        if secret is not None:
+            kwargs["jwt_secret"] = secret
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _where(key: str, sources: Mapping[str, str]) -> str:
+    source = sources.get(key, "default")
+    if source == "userdata":
+        return f"-D {key}"
+    if source == "environment":
+        return KEYS[key]
+    return "default"
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, fit for a console line or a report."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}" if ":" in credentials else url

@@ -1,0 +1,332 @@
+"""The stack under test, started once per behave run and stopped at the end.
+
+Three shapes, chosen by `SuiteConfig` (DESIGN §4):
+- embedded (default): the reference service in-process on 127.0.0.1 and port 0, a SQLite
+  file in a private temporary directory, and one fakeredis server shared by the service and
+  the cache probe, so probes see exactly what the service wrote.
+- real: the same in-process service on PostgreSQL (`database_url`) and Redis
+  (`redis_url`); an unreachable one stops the run within seconds with one message naming
+  the URL and what to do. `auto` replaces an unreachable or unnamed part by its embedded
+  one, records it in `support.runinfo.RUN.fallbacks` and prints a banner.
+- external (`gateway_url`): a gateway someone else runs; nothing of `chat` is imported,
+  and the probes read the database and Redis named by the same settings.
+
+This is the only harness module that imports `chat`, and only inside the embedded
+gateway's start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from support import loop
+from support.config import SuiteConfig, redact
+from support.probes import CacheProbe, StorageProbe
+from support.runinfo import RUN
+
+REACH_TIMEOUT_S = 3.0
+SERVICES_HINT = (
+    "start local ones with `python -m support.services up` and pass the URLs it prints, "
+    "or run with -D backends=embedded"
+)
+
+
+class StackUnavailable(RuntimeError):
+    """A part of the stack cannot be reached or started; the message is the whole story."""
+
+
+@dataclass
+class Stack:
+    """What the scenarios talk to: the gateway URL, the probes, and revocation."""
+
+    config: SuiteConfig
+    gateway_url: str
+    storage: StorageProbe
+    cache: CacheProbe
+    service: Any = None
+    service_redis: Any = None
+    _temp_dir: str | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    async def revoke(self, token: str, jti: str, expires_at: int) -> None:
+        """Revoke a sign-in the way an operator would."""
+        if self.service_redis is not None:
+            from chat.auth import revoke_token
+
+            await revoke_token(self.service_redis, jti, expires_at)
+            return
+        await _revoke_with_operator_tool(self.config, token)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.service is not None:
+            await self.service.close()
+        if self.service_redis is not None:
+            await self.service_redis.aclose()
+        await self.storage.close()
+        await self.cache.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def start(config: SuiteConfig) -> Stack:
+    """Start the run's loop and the stack on it; StackUnavailable when a part is missing."""
+    background = loop.start(config.timeout)
+    return background.run(
+        _start(config), timeout=max(config.timeout, REACH_TIMEOUT_S) * 4, what="the stack to start"
+    )
+
+
+def stop(stack: Stack | None) -> None:
+    """Stop the stack (if started) and the loop."""
+    try:
+        if stack is not None:
+            loop.run(stack.close(), what="the stack to stop")
+    finally:
+        loop.stop()
+
+
+async def _start(config: SuiteConfig) -> Stack:
+    opened: list[Any] = []
+    try:
+        return await _open(config, opened)
+    except BaseException:
+        for probe in reversed(opened):
+            await probe.close()
+        raise
+
+
+async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
+    RUN.mode = config.backends
+    RUN.backends.clear()
+    RUN.fallbacks.clear()
+    temp_dir: str | None = None
+
+    database_url = config.database_url
+    storage: StorageProbe | None = None
+    if config.backends != "embedded" and database_url:
+        storage = StorageProbe(database_url)
+        opened.append(storage)
+        problem = await _unreachable(storage.check_reachable(), "database", database_url)
+        if problem is not None:
+            await storage.close()
+            opened.remove(storage)
+            storage = None
+            _fallback_or_fail(config, "database", database_url, problem, "SQLite (embedded)")
+    elif config.backends == "auto":
+        RUN.fallbacks.append("database: no database_url given; SQLite (embedded) used instead")
+    if storage is None:
+        temp_dir = tempfile.mkdtemp(prefix="golden-path-")
+        opened.append(_Closer(functools.partial(shutil.rmtree, temp_dir, ignore_errors=True)))
+        database_url = f"sqlite+aiosqlite:///{os.path.join(temp_dir, 'chat.db')}"
+        RUN.backends["database"] = "SQLite (embedded, aiosqlite)"
+    else:
+        RUN.backends["database"] = f"{_kind(database_url)} at {redact(str(database_url))}"
+
+    redis_url = config.redis_url
+    cache: CacheProbe | None = None
+    service_redis: Any = None
+    service_redis_url: str | None = None
+    if config.backends != "embedded" and redis_url:
+        cache = _real_cache(redis_url)
+        opened.append(cache)
+        problem = await _unreachable(cache.check_reachable(), "Redis", redis_url)
+        if problem is not None:
+            await cache.close()
+            opened.remove(cache)
+            cache = None
+            _fallback_or_fail(config, "cache", redis_url, problem, "fakeredis (embedded)")
+        else:
+            RUN.backends["cache"] = f"Redis at {redact(redis_url)}"
+            service_redis_url = redis_url
+            if not config.external_gateway:
+                service_redis = _redis_client(redis_url, decode=False)
+    elif config.backends == "auto":
+        RUN.fallbacks.append("cache: no redis_url given; fakeredis (embedded) used instead")
+    if cache is None:
+        import fakeredis
+
+        server = fakeredis.FakeServer()
+        cache = CacheProbe(
+            fakeredis.FakeAsyncRedis(server=server, decode_responses=True), "fakeredis"
+        )
+        service_redis = fakeredis.FakeAsyncRedis(server=server)
+        opened.append(cache)
+        RUN.backends["cache"] = "fakeredis (embedded)"
+
+    if config.external_gateway:
+        gateway_url = str(config.gateway_url)
+        problem = await _gateway_unreachable(gateway_url)
+        if problem is not None:
+            raise StackUnavailable(
+                f"The chat gateway at {gateway_url} cannot be reached ({problem}); start it "
+                "with `python -m chat serve` and the same GOLDEN_PATH_* settings, or drop "
+                "gateway_url to run the gateway in-process"
+            )
+        RUN.backends["gateway"] = f"external at {gateway_url}"
+        assert storage is not None, "an external gateway always has a real database"
+        stack = Stack(config, gateway_url, storage, cache)
+        _announce()
+        return stack
+
+    if storage is None:
+        storage = StorageProbe(str(database_url))
+        opened.append(storage)
+    if service_redis is not None:
+        opened.append(_Closer(service_redis.aclose))
+    service = await _start_embedded_service(
+        config, str(database_url), service_redis_url, service_redis
+    )
+    RUN.backends["gateway"] = f"in-process at {service.url}"
+    stack = Stack(config, service.url, storage, cache, service, service_redis, temp_dir)
+    _announce()
+    return stack
+
+
+class _Closer:
+    """Releases one thing made during start-up if a later part of start-up fails."""
+
+    def __init__(self, release: Callable[[], Awaitable[Any] | None]) -> None:
+        self._release = release
+
+    async def close(self) -> None:
+        outcome = self._release()
+        if outcome is not None:
+            await outcome
+
+
+async def _start_embedded_service(
+    config: SuiteConfig, database_url: str, redis_url: str | None, redis: Any
+) -> Any:
+    from chat.app import start_service
+    from chat.config import Settings
+
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        jwt_secret=config.jwt_secret,
+        jwt_issuer=config.jwt_issuer,
+        jwt_audience=config.jwt_audience,
+    )
+    return await start_service(settings, host="127.0.0.1", port=0, redis=redis)
+
+
+def _real_cache(redis_url: str) -> CacheProbe:
+    return CacheProbe(_redis_client(redis_url, decode=True), "Redis")
+
+
+def _redis_client(redis_url: str, *, decode: bool) -> Any:
+    import redis.asyncio
+
+    return redis.asyncio.from_url(
+        redis_url,
+        decode_responses=decode,
+        socket_connect_timeout=REACH_TIMEOUT_S,
+        socket_timeout=REACH_TIMEOUT_S * 2,
+    )
+
+
+async def _unreachable(check: Any, what: str, url: str) -> str | None:
+    """None when `check` succeeds within REACH_TIMEOUT_S, else a short reason."""
+    try:
+        async with asyncio.timeout(REACH_TIMEOUT_S):
+            await check
+    except TimeoutError:
+        return f"no answer within {REACH_TIMEOUT_S:g} s"
+    except Exception as exc:  # noqa: BLE001 - any driver error means "cannot use it"
+        return _short_reason(exc)
+    return None
+
+
+async def _gateway_unreachable(gateway_url: str) -> str | None:
+    parts = urlsplit(gateway_url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        async with asyncio.timeout(REACH_TIMEOUT_S):
+            _, writer = await asyncio.open_connection(parts.hostname, port)
+    except TimeoutError:
+        return f"no answer within {REACH_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return _short_reason(exc)
+    writer.close()
+    return None
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text[:200]
+
+
+def _fallback_or_fail(
+    config: SuiteConfig, part: str, url: str, problem: str, replacement: str
+) -> None:
+    name = "PostgreSQL" if part == "database" and "postgresql" in url else part
+    if config.backends == "auto" and not config.external_gateway:
+        RUN.fallbacks.append(
+            f"{part}: {name} at {redact(url)} is unreachable ({problem}); "
+            f"{replacement} used instead"
+        )
+        return
+    raise StackUnavailable(
+        f"The {name} at {redact(url)} cannot be reached ({problem}); {SERVICES_HINT}"
+    )
+
+
+def _kind(url: str | None) -> str:
+    if url and url.startswith("postgresql"):
+        return "PostgreSQL"
+    return "SQLite"
+
+
+def _announce() -> None:
+    """Say on the console what the run is running against; loudly when parts were replaced."""
+    parts = ", ".join(f"{part}: {text}" for part, text in RUN.backends.items())
+    print(f"golden path: backends={RUN.mode} ({parts})", file=sys.stderr)
+    if RUN.fallbacks:
+        rule = "!" * 78
+        lines = [rule, "!! FALLBACK: backends=auto replaced real parts by embedded ones:"]
+        lines += [f"!!   {sentence}" for sentence in RUN.fallbacks]
+        lines += ["!! This run did NOT test those real services.", rule]
+        print("\n".join(lines), file=sys.stderr)
+
+
+async def _revoke_with_operator_tool(config: SuiteConfig, token: str) -> None:
+    """`python -m chat revoke --token T` with the run's settings (external gateways)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "GOLDEN_PATH_REDIS_URL": str(config.redis_url or ""),
+            "GOLDEN_PATH_DATABASE_URL": str(config.database_url or ""),
+            "GOLDEN_PATH_JWT_SECRET": config.jwt_secret,
+            "GOLDEN_PATH_JWT_ISSUER": config.jwt_issuer,
+            "GOLDEN_PATH_JWT_AUDIENCE": config.jwt_audience,
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chat", "revoke", "--token", token,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(config.timeout * 2):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        raise AssertionError("the operator's revoke command did not finish in time") from None
+    if process.returncode != 0:
+        raise AssertionError(
+            f"the operator's revoke command failed (exit {process.returncode}): "
+            f"{(err or out).decode(errors='replace').strip()[:300]}"
+        )
