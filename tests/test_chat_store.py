@@ -1,0 +1,83 @@
+"""Storage isolation: every repository query is scoped by user, so one user cannot read,
+resume or post into another user's thread even knowing its id."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import fakeredis
+import pytest
+
+from chat.cache import Cache
+from chat.engine import EngineFactory
+from chat.hub import InProcessEventHub
+from chat.runs import NotFound, RunService
+from chat.store import Store, create_schema, make_engine, sqlite_url_in
+
+
+async def _service(directory: Path) -> RunService:
+    engine = make_engine(sqlite_url_in(directory))
+    await create_schema(engine)
+    await create_schema(engine)
+    return RunService(Store(engine), Cache(fakeredis.FakeAsyncRedis()), InProcessEventHub(),
+                      EngineFactory(), "gwy_test")
+
+
+def test_one_user_cannot_reach_another_users_rows(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service = await _service(tmp_path)
+        try:
+            alice_run = await service.submit("alice", "What is 2 + 2?", client_message_id="m1")
+            await service.wait_idle()
+            store = service.store
+            async with store.read() as repos:
+                assert await repos.threads.get("alice", alice_run.thread_id) is not None
+                assert await repos.threads.get("bob", alice_run.thread_id) is None
+                assert await repos.runs.get("bob", alice_run.run_id) is None
+                assert (await repos.runs.get("alice", alice_run.run_id)).status == "completed"
+                assert await repos.messages.list_for_thread("bob", alice_run.thread_id) == []
+                assert len(await repos.messages.list_for_thread("alice", alice_run.thread_id)) == 2
+                assert await repos.events.list_after("bob", alice_run.thread_id, 0) == []
+                assert await repos.events.list_for_run("bob", alice_run.run_id) == []
+                assert await repos.messages.find_by_client_id("bob", "m1") is None
+            with pytest.raises(NotFound):
+                await service.thread_events_after("bob", alice_run.thread_id, 0)
+            with pytest.raises(NotFound):
+                await service.submit("bob", "What is 1 + 1?", thread_id=alice_run.thread_id)
+            async with store.write() as repos:
+                with pytest.raises(LookupError):
+                    await repos.threads.next_seq("bob", alice_run.thread_id)
+                assert not await repos.runs.finish("bob", alice_run.run_id, status="failed",
+                                                   agents=None, result=None)
+            bobs = await service.submit("bob", "What is 2 + 2?", client_message_id="m1")
+            await service.wait_idle()
+            assert bobs.run_id != alice_run.run_id and not bobs.repeated
+            assert len(await service.thread_events_after("alice", alice_run.thread_id, 0)) == 6
+        finally:
+            await service.store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_seq_is_contiguous_per_thread_under_concurrent_runs(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service = await _service(tmp_path)
+        try:
+            first = await service.submit("alice", "What is 1 + 1?")
+            for n in range(5):
+                await service.submit("alice", f"What is {n} * 2?", thread_id=first.thread_id)
+            await service.submit("bob", "How can I reduce the cost of my GPU usage?")
+            await service.wait_idle()
+            events = await service.thread_events_after("alice", first.thread_id, 0)
+            assert [e["seq"] for e in events] == list(range(1, 37))
+            by_run: dict[str, list[str]] = {}
+            for event in events:
+                by_run.setdefault(event["run_id"], []).append(event["type"])
+            assert len(by_run) == 6
+            assert all(t[0] == "agent_started" and t[-1] == "agent_completed"
+                       for t in by_run.values())
+        finally:
+            await service.store.dispose()
+
+    asyncio.run(scenario())
