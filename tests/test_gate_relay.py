@@ -66,8 +66,8 @@ class Link:
     upstream: Any | None
     user_id: str | None = None
     claimed_user: str | None = None
-    dropped_runs: set[str] = field(default_factory=set)
-    first_seq_seen: set[str] = field(default_factory=set)
+    dropped_runs: set[object] = field(default_factory=set)
+    first_seq_seen: set[object] = field(default_factory=set)
     # thread ids the gateway created for this client -> the other user's thread it asked for
     thread_aliases: dict[str, str] = field(default_factory=dict)
     pending_alias: str | None = None
@@ -531,3 +531,124 @@ def test_the_relay_serves_another_users_thread(relay: CorruptingRelay, gateway: 
         _converse(relay.url, _token(gateway, "bob"), [_ask("What is 2 + 2?", thread_id)])
     )
     assert posted[-1]["type"] == "agent_completed" and posted[-1]["thread_id"] == thread_id
+
+
+# --- the suite through the relay: each corruption fails the scenarios that guard it ----
+
+# Scenario names (regular expressions, as `behave -n` takes them) guarding each behaviour.
+EVERY_TOOL_FINISHES = "Every tool that starts also finishes, exactly once"
+GETS_THE_ANSWER = "Alice asks a question and gets the answer, saved and cached"
+IN_ORDER = "Events arrive in order, numbered without gaps, with one ending per question"
+BAD_SIGN_IN = "A bad sign-in is turned away before the connection opens"
+SIGN_IN_IN_ADDRESS = "A sign-in written into the address is not accepted"
+OTHER_USERS_THREAD = "A user cannot resume or post into another user's conversation"
+
+GUARDS: dict[Corruption, list[str]] = {
+    Corruption.DROP_TOOL_COMPLETED: [EVERY_TOOL_FINISHES, GETS_THE_ANSWER],
+    Corruption.REPEAT_AGENT_COMPLETED: [IN_ORDER],
+    Corruption.BREAK_SEQ: [IN_ORDER],
+    Corruption.ACCEPT_REFUSED_HANDSHAKE: [BAD_SIGN_IN, SIGN_IN_IN_ADDRESS],
+    Corruption.SERVE_OTHER_USERS_THREAD: [OTHER_USERS_THREAD],
+}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One behave run: its exit code, the scenarios it reports as failing, its output."""
+
+    returncode: int
+    failing: list[str]
+    output: str
+
+    def failed(self, name: str) -> bool:
+        return any(line.startswith(name) for line in self.failing)
+
+    def summary(self) -> str:
+        found = re.findall(r"^\d+ scenarios? passed.*$", self.output, re.MULTILINE)
+        return found[-1] if found else "(no summary: the run did not complete)"
+
+
+def run_suite(relay: CorruptingRelay, gateway: Gateway, names: list[str]) -> SuiteRun:
+    """behave on the golden path through the relay, on the gateway's storage, limited to
+    the scenarios `names`; JUnit files are left alone."""
+    selection = [arg for name in names for arg in ("-n", name)]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "behave",
+            "features/golden_path",
+            "-D",
+            f"gateway_url={relay.url}",
+            "-D",
+            "backends=real",
+            "--no-junit",
+            "--no-color",
+            "-f",
+            "plain",
+            *selection,
+        ],
+        cwd=PROJECT,
+        env=gateway.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=BEHAVE_TIMEOUT_S,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    return SuiteRun(result.returncode, _failing_scenarios(output), output)
+
+
+def _failing_scenarios(output: str) -> list[str]:
+    """Names listed under behave's "Failing scenarios:" and "Errored scenarios:"."""
+    names: list[str] = []
+    listing = False
+    for line in output.splitlines():
+        if line.strip() in ("Failing scenarios:", "Errored scenarios:"):
+            listing = True
+            continue
+        found = re.match(r"^\s+\S+\.feature:\d+\s+(.*)$", line) if listing else None
+        if found:
+            names.append(found.group(1).strip())
+        elif listing and line.strip():
+            listing = False
+    return names
+
+
+@pytest.fixture(scope="module")
+def suite_ready() -> None:
+    if not any(FEATURES.glob("*.feature")):
+        pytest.fail(f"{FEATURES} holds no .feature file: there is no gate to test")
+
+
+def test_the_suite_passes_through_a_faithful_relay(
+    suite_ready: None, relay: CorruptingRelay, gateway: Gateway
+) -> None:
+    relay.corruption = Corruption.NONE
+    names = sorted({name for guarded in GUARDS.values() for name in guarded})
+    run = run_suite(relay, gateway, names)
+    assert run.returncode == 0, (
+        f"through a faithful relay: {run.summary()}; failing {run.failing}\n{run.output[-4000:]}"
+    )
+    for name in names:
+        assert re.search(re.escape(name), run.output), f"scenario not run: {name}"
+
+
+@pytest.mark.parametrize("corruption", list(GUARDS), ids=lambda c: c.value)
+def test_the_suite_fails_on_a_corrupted_stream(
+    suite_ready: None, relay: CorruptingRelay, gateway: Gateway, corruption: Corruption
+) -> None:
+    relay.corruption = corruption
+    try:
+        run = run_suite(relay, gateway, GUARDS[corruption])
+    finally:
+        relay.corruption = Corruption.NONE
+    assert run.returncode != 0, (
+        f"the suite passed although the relay did {corruption.value}: {run.summary()}"
+    )
+    missed = [name for name in GUARDS[corruption] if not run.failed(name)]
+    assert not missed, (
+        f"with {corruption.value}, these scenarios passed: {missed}; failing were {run.failing}"
+        f"\n{run.output[-4000:]}"
+    )
