@@ -120,6 +120,7 @@ class Refusal:
     """A handshake the server refused: HTTP status and the `reason` of its JSON body."""
 
     status: int
+    error: str | None
     reason: str | None
     body: str
 
@@ -320,6 +321,7 @@ class ChatClient:
         self.connection_id: str | None = None
         self.user_id: str | None = None
         self.subprotocol: str | None = connection.subprotocol
+        self.offered_subprotocol = False
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -361,6 +363,7 @@ class ChatClient:
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise AssertionError(f"could not reach the chat gateway at {url}: {exc}") from None
         client = cls(connection, EventLog(), timeout)
+        client.offered_subprotocol = subprotocols is not None
         hello = await client.log.expect(
             lambda r: r.type == "connection_established",
             what="the greeting that confirms the connection (connection_established)",
@@ -471,11 +474,35 @@ class ChatClient:
 def _refusal(refused: InvalidStatus) -> Refusal:
     body_bytes = refused.response.body or b""
     body = body_bytes.decode("utf-8", "replace")
+    error: str | None = None
     reason: str | None = None
     try:
         parsed = json.loads(body)
         if isinstance(parsed, dict):
-            reason = parsed.get("reason")
+            error, reason = parsed.get("error"), parsed.get("reason")
     except ValueError:
         pass
-    return Refusal(refused.response.status_code, reason, body)
+    return Refusal(refused.response.status_code, error, reason, body)
+
+
+# Things an app could send that the service cannot use, as the features describe them.
+UNUSABLE_FRAMES: dict[str, str] = {
+    "something that is not JSON": "{this is not json",
+    "a message of an unknown kind": json.dumps({"type": "dance", "content": "hello"}),
+    "a message without any text": json.dumps(
+        {"type": "user_message", "thread_id": None, "message_id": None}
+    ),
+    "a question longer than 64 KiB": json.dumps(
+        {"type": "user_message", "content": "x" * (64 * 1024 + 1), "thread_id": None,
+         "message_id": None}
+    ),
+}
+
+# What the user is told, in words -> the error code of the contract.
+ERROR_CODES: dict[str, str] = {
+    "her message could not be read": "invalid_json",
+    "the kind of message is not known": "unknown_type",
+    "the message is incomplete": "invalid_message",
+    "the message is too large": "message_too_large",
+    "the conversation does not exist": "not_found",
+}

@@ -9,17 +9,42 @@ exposes that sentence for the harness's own tests.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from hamcrest import (
+    all_of,
+    assert_that,
+    contains_exactly,
+    contains_string,
+    empty,
+    equal_to,
+    has_entries,
+    has_properties,
+    not_none,
+)
 from hamcrest.core.base_matcher import BaseMatcher
 from hamcrest.core.description import Description
 from hamcrest.core.matcher import Matcher
 from hamcrest.core.string_description import StringDescription
 
-from support.client import Event
+from support.client import Event, Refusal
 
 Rows = Sequence[Mapping[str, Any]]
+
+# PyHamcrest's general matchers, re-exported so steps import every matcher from here.
+__all__ = [
+    "all_of",
+    "assert_that",
+    "contains_exactly",
+    "contains_string",
+    "empty",
+    "equal_to",
+    "has_entries",
+    "has_properties",
+    "not_none",
+]
 
 
 class _ProblemMatcher(BaseMatcher[Any]):
@@ -122,7 +147,7 @@ def _seq_problem(events: Sequence[Event], first: int | None) -> str | None:
     seqs = [e.seq for e in events]
     if first is not None and seqs[0] != first:
         return f"numbering began at seq {seqs[0]}, expected {first}"
-    for previous, current in zip(seqs, seqs[1:]):
+    for previous, current in itertools.pairwise(seqs):
         if current == previous:
             return f"seq {current} arrived twice"
         if current < previous:
@@ -145,9 +170,13 @@ def numbered_without_gaps(first: int | None = None) -> Matcher[Sequence[Event]]:
 def _agents_in(events: Sequence[Event]) -> list[str]:
     agents: list[str] = []
     for event in events:
-        if event.type == "agent_thinking" and event.agent and event.agent != "supervisor":
-            if event.agent not in agents:
-                agents.append(str(event.agent))
+        if (
+            event.type == "agent_thinking"
+            and event.agent
+            and event.agent != "supervisor"
+            and event.agent not in agents
+        ):
+            agents.append(str(event.agent))
     return agents
 
 
@@ -165,9 +194,14 @@ def worked_on_by(agents: Sequence[str]) -> Matcher[Sequence[Event]]:
 
 
 def used_tool(
-    tool: str, *, args: Mapping[str, Any] | None = None, status: str | None = None
+    tool: str,
+    *,
+    args: Mapping[str, Any] | None = None,
+    status: str | None = None,
+    result: Mapping[str, Any] | None = None,
 ) -> Matcher[Sequence[Event]]:
-    """A tool call of `tool` (with these arguments) that finished with `status`."""
+    """A tool call of `tool` (with these arguments) that finished with `status` and
+    `result`."""
 
     def problem(events: Sequence[Event]) -> str | None:
         calls = [e for e in events if e.type == "tool_executing" and e.tool == tool]
@@ -180,7 +214,13 @@ def used_tool(
             done = [
                 e for e in events if e.type == "tool_completed" and e.call_id == call.call_id
             ]
-            if status is None or (done and done[0].status == status):
+            if status is not None and not (done and done[0].status == status):
+                continue
+            if result is not None and not (
+                done and dict(done[0].payload.get("result") or {}) == dict(result)
+            ):
+                continue
+            if status is None or done:
                 return None
         if args is not None and not any(
             dict(c.payload.get("args") or {}) == dict(args) for c in calls
@@ -198,6 +238,8 @@ def used_tool(
         wanted += f" given {dict(args)}"
     if status is not None:
         wanted += f" finishing {status}"
+    if result is not None:
+        wanted += f" with {dict(result)}"
     return _ProblemMatcher(wanted, problem)
 
 
@@ -346,14 +388,22 @@ def a_run_record(
     return _ProblemMatcher(wanted, problem)
 
 
-def a_session_record(status: str, *, ended: bool) -> Matcher[Mapping[str, Any] | None]:
-    """A user_sessions row with `status`, and an end time exactly when `ended`."""
+def a_session_record(
+    status: str, *, ended: bool | None = None, **fields: Any
+) -> Matcher[Mapping[str, Any] | None]:
+    """A user_sessions row with `status`, an end time exactly when `ended` (None: either),
+    and these other column values."""
 
     def problem(row: Mapping[str, Any] | None) -> str | None:
         if row is None:
             return "no session was recorded for the connection"
         has_end = row.get("ended_at") is not None
-        if row.get("status") != status or has_end != ended:
+        wrong = {k: row.get(k) for k, v in fields.items() if row.get(k) != v}
+        if wrong:
+            return "the session is recorded with " + ", ".join(
+                f"{k}={v!r}" for k, v in wrong.items()
+            )
+        if row.get("status") != status or (ended is not None and has_end != ended):
             when = f"ended at {row.get('ended_at')}" if has_end else "with no end time"
             return f"the session is recorded as {row.get('status')}, {when}"
         return None
@@ -361,6 +411,43 @@ def a_session_record(status: str, *, ended: bool) -> Matcher[Mapping[str, Any] |
     return _ProblemMatcher(
         f"a session recorded as {status}" + (" with an end time" if ended else ""), problem
     )
+
+
+# -- handshakes and replays -------------------------------------------------------------
+
+
+def refused_because(reason: str) -> Matcher[Any]:
+    """A handshake refused with HTTP 401 and body {"error": "invalid_token", "reason"}."""
+
+    def problem(outcome: Any) -> str | None:
+        if not isinstance(outcome, Refusal):
+            return (
+                f"the connection opened and greeted the user as {getattr(outcome, 'user_id', None)!r}"
+            )
+        if outcome.status != 401 or outcome.reason != reason:
+            return f"the gateway answered {outcome.describe()} (body {outcome.body!r})"
+        if outcome.error != "invalid_token":
+            return f"the refusal did not say invalid_token (body {outcome.body!r})"
+        return None
+
+    return _ProblemMatcher(f"a refusal before the connection opens, because {reason}", problem)
+
+
+def the_same_events_as(first: Sequence[Event]) -> Matcher[Sequence[Event]]:
+    """The same run's events again: same run, types, seq and payloads, in order."""
+
+    def key(events: Sequence[Event]) -> list[tuple[str, str, int, dict[str, Any]]]:
+        return [(e.run_id, e.type, e.seq, dict(e.payload)) for e in events]
+
+    def problem(again: Sequence[Event]) -> str | None:
+        if key(again) == key(first):
+            return None
+        if {e.run_id for e in again} - {e.run_id for e in first}:
+            return f"a new request was started: {_labels(again)}"
+        return f"the second time brought {_labels(again)}"
+
+    return _ProblemMatcher(f"the same events again: {_labels(first)}", problem)
+
 
 
 def expiring_within(low_s: int, high_s: int) -> Matcher[int]:
@@ -389,3 +476,127 @@ def keys_in_namespace(user_id: str) -> Matcher[Sequence[str]]:
         return f"some entries lie outside the user's space: {', '.join(stray)}" if stray else None
 
     return _ProblemMatcher(f"cache entries under {prefix}", problem)
+
+
+# -- cache entries ----------------------------------------------------------------------
+
+
+def cache_entries_of(
+    user_id: str,
+    *,
+    sessions: Iterable[str],
+    connections: Iterable[str],
+    runs: Iterable[str],
+    threads: Iterable[str],
+) -> Matcher[Mapping[str, Any]]:
+    """A user's cache entries (key -> parsed value): all under `gp:{user_id}:`, each about
+    one of the user's own sessions, connections and requests, and none of those missing."""
+    prefix = f"gp:{user_id}:"
+    own = {"session": set(sessions), "conn": set(connections), "result": set(runs)}
+    own_threads = set(threads)
+
+    def problem(entries: Mapping[str, Any]) -> str | None:
+        found: dict[str, set[str]] = {kind: set() for kind in own}
+        for key, value in sorted(entries.items()):
+            if not key.startswith(prefix):
+                return f"{key} is filed outside the user's space"
+            kind, _, ident = key[len(prefix):].partition(":")
+            if kind not in own:
+                continue
+            if ident not in own[kind]:
+                return f"{key} is about a {kind} that is not the user's own"
+            found[kind].add(ident)
+            details = value if isinstance(value, Mapping) else {}
+            if kind == "result" and details.get("thread_id") not in own_threads:
+                return f"{key} holds an answer in another conversation: {value!r}"
+            if kind == "conn" and details.get("session_id") not in own["session"]:
+                return f"{key} points at another session: {value!r}"
+        for kind, wanted in own.items():
+            missing = sorted(wanted - found[kind])
+            if missing:
+                return f"no cache entry for the user's {kind} {', '.join(missing)}"
+        return None
+
+    return _ProblemMatcher(
+        f"cache entries under {prefix} about the user's own sessions, connections and answers",
+        problem,
+    )
+
+
+def a_cached_answer(
+    status: str, response: str | None, thread_id: str | None, ttl: tuple[int, int]
+) -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of a cached result: {"status", "response", "thread_id"} kept `ttl` s."""
+    wanted = {"status": status, "response": response, "thread_id": thread_id}
+    lasting = expiring_within(*ttl)
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        if value is None:
+            return "the answer is not in the cache"
+        if not isinstance(value, Mapping) or any(value.get(k) != v for k, v in wanted.items()):
+            return f"the cache holds {value!r}"
+        return problem_of(lasting, seconds)
+
+    return _ProblemMatcher(f"the answer {wanted} cached for {ttl[0]}..{ttl[1]} s", problem)
+
+
+def a_cache_entry(
+    *, ttl: tuple[int, int] | None = None, fields: Mapping[str, Any] | None = None
+) -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of a present entry, expiring within `ttl`, whose JSON has `fields`."""
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        if value is None:
+            return "the entry is not in the cache"
+        if fields and (
+            not isinstance(value, Mapping) or any(value.get(k) != v for k, v in fields.items())
+        ):
+            return f"the cache holds {value!r}"
+        return problem_of(expiring_within(*ttl), seconds) if ttl else None
+
+    wanted = "a cache entry" + (f" with {dict(fields)}" if fields else "")
+    if ttl:
+        wanted += f" expiring in {ttl[0]}..{ttl[1]} s"
+    return _ProblemMatcher(wanted, problem)
+
+
+def no_cache_entry() -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of an entry that is not there."""
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        return None if value is None else f"the cache still holds {value!r} for {seconds} s"
+
+    return _ProblemMatcher("no such cache entry", problem)
+
+
+def working_notes(
+    session_id: str, run_ids: Sequence[str], *, kept: bool
+) -> Matcher[Rows]:
+    """A user's temporary data rows: a plan note for each run of the session (kept), or
+    none of the session's rows at all (removed)."""
+    wanted_keys = {f"run:{run}:plan" for run in run_ids}
+
+    def problem(rows: Rows) -> str | None:
+        of_session = [r for r in rows if r.get("session_id") == session_id]
+        if not kept:
+            if of_session:
+                keys = ", ".join(str(r.get("key")) for r in of_session)
+                return f"the session's working notes are still stored: {keys}"
+            return None
+        missing = sorted(wanted_keys - {str(r.get("key")) for r in of_session})
+        if missing:
+            return f"working notes missing: {', '.join(missing)}; stored: " + (
+                ", ".join(f"{r.get('key')} of session {r.get('session_id')}" for r in rows)
+                or "none"
+            )
+        return None
+
+    expectation = (
+        f"working notes {', '.join(sorted(wanted_keys))} of session {session_id}"
+        if kept
+        else f"no working notes of session {session_id}"
+    )
+    return _ProblemMatcher(expectation, problem)

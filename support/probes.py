@@ -192,6 +192,13 @@ class StorageProbe:
             select(RUN_EVENTS).where(RUN_EVENTS.c.run_id == run_id).order_by(RUN_EVENTS.c.seq)
         )
 
+    async def events_of_thread(self, thread_id: str) -> list[Row]:
+        return await self._rows(
+            select(RUN_EVENTS)
+            .where(RUN_EVENTS.c.thread_id == thread_id)
+            .order_by(RUN_EVENTS.c.seq)
+        )
+
     async def session_of_connection(self, connection_id: str) -> Row | None:
         rows = await self._rows(select(SESSIONS).where(SESSIONS.c.connection_id == connection_id))
         return rows[0] if rows else None

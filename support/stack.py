@@ -83,9 +83,15 @@ class Stack:
 def start(config: SuiteConfig) -> Stack:
     """Start the run's loop and the stack on it; StackUnavailable when a part is missing."""
     background = loop.start(config.timeout)
-    return background.run(
-        _start(config), timeout=max(config.timeout, REACH_TIMEOUT_S) * 4, what="the stack to start"
-    )
+    try:
+        return background.run(
+            _start(config),
+            timeout=max(config.timeout, REACH_TIMEOUT_S) * 4,
+            what="the stack to start",
+        )
+    except BaseException:
+        loop.stop()
+        raise
 
 
 def stop(stack: Stack | None) -> None:

@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from hamcrest.core.matcher import Matcher
+
 from support import loop
-from support.client import ChatClient, Event, Refusal, RunSeen, SentMessage
+from support.client import UNUSABLE_FRAMES, ChatClient, Event, Refusal, RunSeen, SentMessage
+from support.matchers import (
+    a_cache_entry,
+    a_cached_answer,
+    a_session_record,
+    no_cache_entry,
+    problem_of,
+    working_notes,
+)
 from support.probes import eventually
 from support.stack import Stack
 from support.tokens import SignIn, bad_sign_in, mint
@@ -44,6 +55,10 @@ class Person:
     last_attempt: ChatClient | Refusal | None = None
     last_mark: int = 0
     pending: SentMessage | None = None
+    run_id: str | None = None
+    runs_by_connection: dict[str, list[str]] = field(default_factory=dict)
+    repeated: tuple[list[Event], list[Event]] | None = None
+    left_off_at: int | None = None
 
     # -- connecting ---------------------------------------------------------------
 
@@ -105,6 +120,16 @@ class Person:
         self.cast.run(client.close(), f"{self.name}'s session {index + 1} to close")
         return client
 
+    def session_record(self, index: int = -1) -> dict[str, Any]:
+        """The stored record of one of the person's sessions (by connection)."""
+        client = self.sessions[index]
+        row = self.cast.read(self.cast.storage.session_of_connection(str(client.connection_id)))
+        if row is None:
+            raise AssertionError(
+                f"no session is recorded for {self.name}'s connection {client.connection_id}"
+            )
+        return row
+
     def loses_connection(self) -> ChatClient:
         """Drop the current connection without a goodbye, as a broken network would."""
         client = self.session
@@ -118,10 +143,16 @@ class Person:
         thread = self.thread_id if same_conversation else None
         sent = await self.session.send_message(text, thread_id=thread)
         run = await self.session.run_of(sent)
+        self._answered(text, run)
+        return run
+
+    def _answered(self, text: str, run: RunSeen) -> None:
         self.questions.append(text)
         self.runs.append(run)
         self.thread_id = run.thread_id
-        return run
+        self.run_id = run.run_id
+        connection = str(self.session.connection_id)
+        self.runs_by_connection.setdefault(connection, []).append(run.run_id)
 
     def asks(self, text: str, *, same_conversation: bool = False) -> RunSeen:
         """Ask over the current connection and wait for the answer."""
@@ -135,8 +166,8 @@ class Person:
         sent = self.cast.run(self.session.send_message(text), f"{self.name} to send {text!r}")
         first = self.cast.run(self.session.first_event_of(sent), f"the agents to start on {text!r}")
         self.pending = sent
-        self.questions.append(text)
         self.thread_id = first.thread_id
+        self.run_id = first.run_id
         return first
 
     def awaits_answer(self) -> RunSeen:
@@ -146,8 +177,8 @@ class Person:
         run = self.cast.run(
             self.session.run_of(self.pending), f"the answer to {self.pending.content!r}"
         )
+        self._answered(self.pending.content, run)
         self.pending = None
-        self.runs.append(run)
         return run
 
     def sends_twice(self, text: str) -> tuple[list[Event], list[Event]]:
@@ -165,12 +196,11 @@ class Person:
                 timeout=self.cast.timeout,
                 what=f"the repeated message to be answered with run {run.run_id} again",
             )
-            self.questions.append(text)
-            self.runs.append(run)
-            self.thread_id = run.thread_id
-            return run.events, self.session.log.events(start=again.mark)
+            self._answered(text, run)
+            return run.events, self.session.log.events(start=again.mark, run_id=run.run_id)
 
-        return self.cast.run(twice(), f"{self.name}'s repeated message to be answered")
+        self.repeated = self.cast.run(twice(), f"{self.name}'s repeated message to be answered")
+        return self.repeated
 
     def sends_raw(self, text: str) -> None:
         """Send a frame exactly as given (to check how the gateway treats bad input)."""
@@ -197,6 +227,153 @@ class Person:
         )
         return reply.code
 
+    def threads(self) -> list[str]:
+        """The person's conversations, in the order they started."""
+        return list(dict.fromkeys(run.thread_id for run in self.runs))
+
+    def turns_in(self, thread_id: str) -> list[tuple[str, str]]:
+        """(role, text) of each question asked and answer seen in a conversation."""
+        turns: list[tuple[str, str]] = []
+        for question, run in zip(self.questions, self.runs, strict=True):
+            if run.thread_id == thread_id:
+                turns += [("user", question), ("assistant", str(run.response))]
+        return turns
+
+    def reopens_conversation(self) -> tuple[list[Event], list[Event]]:
+        """Replay the current conversation from the start; (events seen live, replayed)."""
+        thread = self._thread()
+        live = self.session.log.events(thread_id=thread)
+        last = max(e.seq for e in live)
+        mark = self.cast.run(self.session.resume(thread, 0), f"{self.name} to reopen")
+        self.cast.run(
+            self.session.log.expect_event(
+                start=mark, thread_id=thread, where=lambda e: e.seq >= last,
+                timeout=self.cast.timeout,
+                what=f"the replay of {self.name}'s conversation up to seq {last}",
+            ),
+            "the conversation to be replayed",
+        )
+        return live, self.session.log.events(start=mark, thread_id=thread)
+
+    def loses_connection_once_agents_start(self, text: str) -> None:
+        """Ask, then lose the connection right after the agents start; remember the last
+        event seen, to pick up from there."""
+        self.starts_asking(text)
+        self.loses_connection()
+        seen = self.sessions[-1].log.events(thread_id=self._thread())
+        self.left_off_at = max(e.seq for e in seen)
+
+    def picks_up_where_left_off(self) -> None:
+        """Connect again and resume the conversation after the last event seen."""
+        if self.left_off_at is None:
+            raise AssertionError(f"{self.name} has not lost a connection mid-conversation")
+        self.connects()
+        self.resumes(self._thread(), self.left_off_at)
+
+    def events_after_resuming(self) -> list[Event]:
+        """Wait for the resumed run to end; the events received since resuming."""
+        run_id = self.run_id
+        self.cast.run(
+            self.session.log.expect_event(
+                "agent_completed", run_id=run_id, start=self.last_mark,
+                timeout=self.cast.timeout, what=f"the answer to arrive after resuming (run {run_id})",
+            ),
+            "the resumed conversation to finish",
+        )
+        return self.session.log.events(start=self.last_mark, thread_id=self._thread())
+
+    def connected(self) -> Person:
+        """The person, connected (connecting first if they have no open connection)."""
+        if not any(client.is_open for client in self.sessions):
+            self.connects()
+        return self
+
+    def greeted_client(self) -> ChatClient:
+        """The connection of the last attempt, which must have been let in."""
+        if not isinstance(self.last_attempt, ChatClient):
+            raise AssertionError(
+                f"{self.name} was not let in: "
+                + (self.last_attempt.describe() if self.last_attempt else "no attempt was made")
+            )
+        client = self.last_attempt
+        if client.offered_subprotocol and client.subprotocol != "bearer":
+            raise AssertionError(
+                f"the gateway chose subprotocol {client.subprotocol!r}, expected 'bearer'"
+            )
+        return client
+
+    def sends_unusable(self, description: str) -> None:
+        """Send one of the unusable frames the features describe (client.UNUSABLE_FRAMES)."""
+        self.sends_raw(UNUSABLE_FRAMES[description])
+
+    def expect_session_record(self, status: str, index: int = -1) -> dict[str, Any]:
+        """Wait until the session of one connection is recorded with `status`."""
+        connection = str(self.sessions[index].connection_id)
+        return self.cast.expect_eventually(
+            lambda: self.cast.storage.session_of_connection(connection),
+            a_session_record(status, ended=True if status == "ended" else None),
+            f"{self.name}'s session to be recorded as {status}",
+        )
+
+    def expect_run_record(self, matcher: Matcher[Any]) -> dict[str, Any]:
+        """Wait until the current request's stored record matches."""
+        run_id = self.run_id
+        if run_id is None:
+            raise AssertionError(f"{self.name} has made no request yet")
+        return self.cast.expect_eventually(
+            lambda: self.cast.storage.execution(run_id),
+            matcher,
+            f"{self.name}'s request {run_id} to be recorded",
+        )
+
+    def expect_working_notes(self, *, session: int, kept: bool) -> None:
+        """The working notes of one session: kept (one per run made in it) or removed."""
+        record = self.session_record(session)
+        runs = self.runs_by_connection.get(str(record["connection_id"]), [])
+        self.cast.expect_eventually(
+            lambda: self.cast.storage.temporary_data_of(self.user_id),
+            working_notes(str(record["id"]), runs, kept=kept),
+            f"{self.name}'s working notes of session {session + 1 if session >= 0 else 'last'}"
+            + (" to be kept" if kept else " to be removed"),
+        )
+
+    def cache_of(self, session: int = -1) -> CachedSession:
+        """The cache entries of one of the person's sessions."""
+        return CachedSession(self, session)
+
+    def cache_entries(self) -> dict[str, Any]:
+        """Everything cached under the person's space, key -> parsed value."""
+        cache = self.cast.cache
+
+        async def read() -> dict[str, Any]:
+            return await cache.entries(await cache.keys_of(self.user_id))
+
+        return self.cast.read(read())
+
+    def own_ids(self) -> dict[str, list[str]]:
+        """The person's sessions (stored), connections (greetings), requests, conversations."""
+        rows = self.cast.read(self.cast.storage.sessions_of([self.user_id]))
+        return {
+            "sessions": [str(row["id"]) for row in rows],
+            "connections": [str(c.connection_id) for c in self.sessions if c.is_open],
+            "runs": [run.run_id for run in self.runs],
+            "threads": self.threads(),
+        }
+
+    def stored_events_after(self, seq: int | None) -> list[dict[str, Any]]:
+        """The stored events of the current conversation after `seq` (the database's view)."""
+        rows = self.cast.read(self.cast.storage.events_of_thread(self._thread()))
+        return [row for row in rows if seq is None or row["seq"] > seq]
+
+    def requests_recorded(self) -> int:
+        """How many requests the database records for the person."""
+        return len(self.cast.read(self.cast.storage.executions_of(self.user_id)))
+
+    def _thread(self) -> str:
+        if self.thread_id is None:
+            raise AssertionError(f"{self.name} has no conversation yet")
+        return self.thread_id
+
     def events_seen(self) -> list[Event]:
         """Every event this person received, on every connection."""
         return [event for client in self.sessions for event in client.log.events()]
@@ -211,6 +388,67 @@ class Person:
             what,
         )
         return log.events()
+
+
+class CachedSession:
+    """Checks on the cache entries of one of a person's sessions (read by the probe)."""
+
+    def __init__(self, person: Person, index: int) -> None:
+        self.person = person
+        self.index = index
+        self.cast = person.cast
+
+    def _entry(self, key: str) -> Callable[[], Awaitable[tuple[Any, int]]]:
+        cache = self.cast.cache
+
+        async def read() -> tuple[Any, int]:
+            return await cache.get_json(key), await cache.ttl(key)
+
+        return read
+
+    def _session_id(self) -> str:
+        return str(self.person.session_record(self.index)["id"])
+
+    def expect_session(self, *, present: bool, ttl: tuple[int, int] = (1, 3600)) -> None:
+        key = f"gp:{self.person.user_id}:session:{self._session_id()}"
+        matcher = a_cache_entry(ttl=ttl) if present else no_cache_entry()
+        state = "cached" if present else "gone from the cache"
+        self.cast.expect_eventually(
+            self._entry(key), matcher, f"{self.person.name}'s session {key} to be {state}"
+        )
+
+    def expect_connection(self, *, present: bool) -> None:
+        client = self.person.sessions[self.index]
+        key = f"gp:{self.person.user_id}:conn:{client.connection_id}"
+        matcher = (
+            a_cache_entry(ttl=(1, 3600), fields={"session_id": self._session_id()})
+            if present
+            else no_cache_entry()
+        )
+        state = "tracked" if present else "forgotten"
+        self.cast.expect_eventually(
+            self._entry(key), matcher, f"{self.person.name}'s connection {key} to be {state}"
+        )
+
+    def expect_answer(self, *, ttl: tuple[int, int]) -> None:
+        run = self.person.last_run
+        key = f"gp:{self.person.user_id}:result:{run.run_id}"
+        status = str(run.completion.status) if run.completion else "completed"
+        self.cast.expect_eventually(
+            self._entry(key),
+            a_cached_answer(status, run.response, run.thread_id, ttl),
+            f"{self.person.name}'s answer {key} to be cached",
+        )
+
+    def expect_revocation_until_expiry(self) -> None:
+        sign_in = self.person.sign_in
+        key = f"gp:revoked:{sign_in.jti}"
+        remaining = int(sign_in.expires_at or 0) - int(time.time())
+        self.cast.expect_eventually(
+            self._entry(key),
+            a_cache_entry(ttl=(max(1, remaining - 10), remaining + 1)),
+            f"the revocation of {self.person.name}'s sign-in ({key}) to be remembered",
+        )
 
 
 class Cast:
@@ -255,6 +493,17 @@ class Cast:
         """Re-read until `holds`, bounded by the configured timeout (see probes.eventually)."""
         return self.run(
             eventually(read, holds, what=what, timeout=self.timeout, describe=describe), what
+        )
+
+    def expect_eventually(
+        self, read: Callable[[], Awaitable[T]], matcher: Matcher[Any], what: str
+    ) -> T:
+        """Re-read until `matcher` matches; fails with the matcher's mismatch of the last read."""
+        return self.eventually(
+            read,
+            matcher.matches,
+            what,
+            describe=lambda value: problem_of(matcher, value) or repr(value),
         )
 
     def together(self, *coros: Coroutine[Any, Any, T]) -> list[T]:

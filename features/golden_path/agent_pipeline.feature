@@ -1,0 +1,55 @@
+@agent_pipeline
+Feature: The agents answer a question
+  When a user asks something, a supervisor plans the work and hands it to the right
+  agents, who use tools; the user watches the work happen live until the answer arrives.
+
+  Background:
+    Given Alice is signed in
+
+  @smoke
+  Scenario: Alice asks a question and gets the answer, saved and cached
+    When Alice asks "What is 6 * 7?"
+    Then Alice sees the agents start, work and finish, in order
+    And Alice sees the tools finish before the answer
+    And Alice gets the answer "6 * 7 = 42"
+    And Alice's conversation is saved with her question and the answer she saw
+    And Alice's request is recorded as completed with the answer she saw
+    And Alice's answer is cached for a day
+
+  Scenario: An arithmetic question goes to the data agent and its calculator
+    When Alice asks "What is 12.5 - 20?"
+    Then only the data agent works on Alice's request
+    And Alice sees the calculator work out 12.5 - 20 without error
+    And Alice gets the answer "12.5 - 20 = -7.5"
+
+  Scenario: Every tool that starts also finishes, exactly once
+    When Alice asks "How can I reduce the cost of my GPU usage?"
+    Then Alice sees every tool that starts finish exactly once, before the answer
+
+  Scenario: Events arrive in order, numbered without gaps, with one ending per question
+    When Alice asks "What is 2 + 2?"
+    And Alice asks "What is 3 + 3?" in the same conversation
+    Then Alice saw the events of her conversation numbered one after another from the first
+    And each of Alice's questions ended exactly once, with nothing after its ending
+
+  Scenario: Several agents cooperate on one request
+    When Alice asks "How can I reduce the cost of my GPU usage?"
+    Then the triage, data, optimisation and reporting agents work on Alice's request, in that order
+    And Alice's request is recorded as completed by the triage, data, optimisation and reporting agents
+
+  Scenario: A failing tool is recovered from
+    When Alice asks "What is 1 / 0?"
+    Then Alice sees the calculator fail because of a division by zero
+    And Alice still gets an answer explaining that dividing by zero cannot be done
+    And Alice's request is recorded as completed with the answer she saw
+
+  Scenario: A failing agent ends the request as failed, and it is recorded so
+    When Alice asks "Simulate a failure"
+    Then Alice is told her request failed because an agent failed
+    And Alice's request is recorded as failed because an agent failed
+
+  Scenario: Two users asking at the same time never see each other's work
+    Given Bob is signed in
+    When Alice asks "What is 2 * 21?" while Bob asks "What is 9 - 4?"
+    Then Alice sees only her own conversation, answered "2 * 21 = 42"
+    And Bob sees only his own conversation, answered "9 - 4 = 5"

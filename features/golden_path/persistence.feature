@@ -1,0 +1,47 @@
+@persistence
+Feature: Conversations are kept
+  What a user asks and what the agents answer is saved, in order, for that user alone;
+  each request is recorded from the moment it starts until it ends.
+
+  Background:
+    Given Alice is signed in
+
+  Scenario: A new conversation is saved for the person who started it
+    When Alice asks "What is 6 * 7?"
+    Then Alice has exactly one saved conversation, the one she is talking in
+
+  Scenario: The question and the answer are saved, and the answer is the one she saw
+    When Alice asks "What is 7 * 8?"
+    Then Alice's conversation is saved with her question and the answer she saw
+
+  Scenario: A request is recorded while it runs and when it completes
+    When Alice asks "Wait for 1 second" and the agents start working
+    Then Alice's request is recorded as running
+    When the answer reaches Alice
+    Then Alice's request is recorded as completed with the answer she saw
+
+  Scenario: A conversation's history comes back in the order it happened
+    When Alice asks "What is 1 + 1?"
+    And Alice asks "What is 2 + 2?" in the same conversation
+    And Alice asks "What is 3 + 3?" in the same conversation
+    Then Alice's conversation is saved with each of her questions followed by its answer
+    And when Alice reopens her conversation she receives its whole history, in order
+
+  Scenario: One user never reads or writes another user's conversation
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob tries to add "Tell me everything" to Alice's conversation
+    Then Bob is told the conversation does not exist
+    And Alice's conversation is saved with her question and the answer she saw
+    And Bob has no saved conversation
+
+  Scenario: Ending a session marks it ended and removes its working notes, and nothing else
+    Given Alice has asked "What is 6 * 7?"
+    And Alice has a second session in which she asked "What is 1 + 2?"
+    And Bob has asked "What is 2 + 3?"
+    When Alice ends her first session
+    Then Alice's first session is recorded as ended
+    And the working notes of Alice's first session are removed
+    And the working notes of Alice's second session are kept
+    And Bob's working notes are kept
+    And Alice's conversation is saved with her question and the answer she saw

@@ -1,0 +1,74 @@
+@websocket_auth
+Feature: Only signed-in users get a live connection
+  The live connection opens only for a valid sign-in, greets the user by who they are,
+  survives a bad message, lets a user pick up where they left off, and never shows one
+  user another user's conversation.
+
+  Scenario: A signed-in user is greeted as who they are
+    When Alice connects with her sign-in
+    Then Alice is greeted as herself
+    And Alice's session is recorded as active for that connection
+
+  Scenario Outline: A bad sign-in is turned away before the connection opens: <credentials>
+    When Alice connects with <credentials>
+    Then Alice is turned away before the connection opens, because <refusal>
+
+    Examples:
+      | credentials                                          | refusal                                  |
+      | no sign-in at all                                    | the sign-in is missing                   |
+      | a garbled sign-in                                    | the sign-in is unreadable                |
+      | an expired sign-in                                   | the sign-in has expired                  |
+      | a sign-in that is not valid yet                      | the sign-in is not valid yet             |
+      | a sign-in with a forged signature                    | the signature does not match             |
+      | a sign-in meant for another product                  | the sign-in is meant for another product |
+      | a sign-in from an unknown issuer                     | the sign-in comes from an unknown issuer |
+      | an unsigned sign-in                                  | the signing method is not allowed        |
+      | a sign-in signed in a way the service does not allow | the signing method is not allowed        |
+
+    @revocation
+    Examples: revoked
+      | credentials       | refusal                 |
+      | a revoked sign-in | the sign-in was revoked |
+
+  Scenario: A sign-in written into the address is not accepted
+    When Alice connects with her sign-in written into the address
+    Then Alice is turned away before the connection opens, because the sign-in is missing
+
+  Scenario: A browser that can only offer the sign-in as a subprotocol connects
+    When Alice connects from a browser that offers her sign-in as a subprotocol
+    Then Alice is greeted as herself
+    And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
+
+  Scenario Outline: A message the service cannot use gets an error, and the connection stays open: <something>
+    Given Alice is signed in
+    When Alice's app sends <something>
+    Then Alice is told <problem>
+    And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
+
+    Examples:
+      | something                      | problem                                |
+      | something that is not JSON     | her message could not be read          |
+      | a message of an unknown kind   | the kind of message is not known       |
+      | a message without any text     | the message is incomplete              |
+      | a question longer than 64 KiB  | the message is too large               |
+
+  Scenario: A reconnecting user resumes and receives exactly what she missed
+    Given Alice is signed in
+    When Alice asks "Wait for 1 second" and loses her connection once the agents start
+    And Alice reconnects and picks up her conversation where she left off
+    Then Alice receives exactly the events she missed, in order, up to the answer
+
+  Scenario: A user cannot resume or post into another user's conversation
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob tries to pick up Alice's conversation
+    Then Bob is told the conversation does not exist
+    When Bob tries to add "Tell me everything" to Alice's conversation
+    Then Bob is told the conversation does not exist
+    And Bob received nothing of Alice's conversation
+
+  Scenario: A message sent twice is answered once
+    Given Alice is signed in
+    When Alice's app sends "What is 6 * 7?" twice as the same message
+    Then Alice is shown the same answer both times, from one single request
+    And Alice's conversation is saved with her question and the answer she saw, once

@@ -1,0 +1,43 @@
+"""Steps shared by every area: people signing in and asking questions."""
+
+from behave import given, then, when
+
+import support.parameters  # noqa: F401  (registers {user:User}, {text:Quoted}, ...)
+from support.matchers import assert_that, ended, equal_to
+
+
+@given("{user:User} is signed in")
+def signed_in(context, user):
+    context.cast[user].connects()
+
+
+@given('{user:User} has asked "{text:Quoted}"')
+def has_asked(context, user, text):
+    context.cast[user].connected().asks(text)
+
+
+@when('{user:User} asks "{text:Quoted}"')
+def asks(context, user, text):
+    context.cast[user].asks(text)
+
+
+@when('{user:User} asks "{text:Quoted}" in the same conversation')
+def asks_again(context, user, text):
+    context.cast[user].asks(text, same_conversation=True)
+
+
+@when('{user:User} asks "{text:Quoted}" while {other:User} asks "{other_text:Quoted}"')
+def ask_together(context, user, text, other, other_text):
+    cast = context.cast
+    cast.together(cast[user].asking(text), cast[other].asking(other_text))
+
+
+@then('{user:User} gets the answer "{answer:Quoted}"')
+def gets_answer(context, user, answer):
+    assert_that(context.cast[user].last_run.events, ended("completed", response=equal_to(answer)))
+
+
+@then('{user:User} can ask "{text:Quoted}" and get the answer "{answer:Quoted}"')
+def can_ask(context, user, text, answer):
+    run = context.cast[user].asks(text)
+    assert_that(run.events, ended("completed", response=equal_to(answer)))
