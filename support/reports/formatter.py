@@ -188,9 +188,11 @@ def selection(config: Any) -> tuple[str, ...]:
     parts: list[str] = []
     tags = getattr(config, "tags", None)
     if tags:
-        text = " and ".join(
-            f"({t})" if " " in t else t for t in ([tags] if isinstance(tags, str) else tags)
-        )
+        expressions = [tags] if isinstance(tags, str) else list(tags)
+        if len(expressions) == 1:
+            text = expressions[0]
+        else:
+            text = " and ".join(f"({expression})" for expression in expressions)
         parts.append(f"scenarios matching tags {text}")
     names = getattr(config, "name", None)
     if names:

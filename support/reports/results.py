@@ -428,7 +428,7 @@ def feature_result(
             ScenarioResult(
                 id=_scenario_id(feature_id, scenario, used),
                 keyword=scenario.keyword,
-                name=scenario.name,
+                name=scenario.name.strip(),
                 line=scenario.line,
                 tags=_tags(feature.tags, rule_tags, scenario.tags),
                 description=_text(scenario.description),
