@@ -85,28 +85,116 @@ class ThreadLocks:
                 self._locks[thread_id] = (lock, users - 1)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    sink: RunEventSink
+    type: EventType
+    payload: dict[str, Any]
+    agents: tuple[str, ...]
+
+
 class RunEventSink:
-    """The notifier of one run: stores each event, then publishes it."""
+    """The notifier of one run. `emit` hands the event to the service's `EventWriter`
+    and returns: the engine goes on while the event is stored, and the event is
+    published only after its transaction committed. The run's `agent_completed` waits
+    until everything of the run is stored; a storage failure stops the run."""
 
     def __init__(self, service: RunService, context: ExecutionContext) -> None:
-        self._service = service
-        self._context = context
-        self._agents: list[str] = []
+        self.service = service
+        self.context = context
         self.completed = False
+        self._agents: list[str] = []
+        self._emitted = 0
+        self._settled = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._failure: BaseException | None = None
 
     async def emit(self, type: EventType, payload: dict[str, Any]) -> None:
+        self._raise_failure()
         if type is EventType.AGENT_THINKING:
             agent = payload.get("agent")
             if agent != "supervisor" and agent not in self._agents:
                 self._agents.append(str(agent))
-        try:
-            await self._service.append_event(self._context, type, payload, agents=self._agents)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise NotifierFailure(f"could not store {type.value}: {exc}") from exc
+        self._emitted += 1
+        self._idle.clear()
+        self.service.writer.submit(_Pending(self, type, payload, tuple(self._agents)))
         if type is EventType.AGENT_COMPLETED:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until every event emitted so far is stored; raise if one could not be."""
+        await self._idle.wait()
+        self._raise_failure()
+
+    async def settle(self) -> None:
+        """Wait until every event emitted so far is stored or has failed."""
+        await self._idle.wait()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise NotifierFailure(f"an event could not be stored: {self._failure}") from (
+                self._failure)
+
+    def stored(self, pending: _Pending) -> None:
+        if pending.type is EventType.AGENT_COMPLETED:
             self.completed = True
+        self._settle_one()
+
+    def failed(self, error: BaseException) -> None:
+        self._failure = self._failure or error
+        self._settle_one()
+
+    def _settle_one(self) -> None:
+        self._settled += 1
+        if self._settled == self._emitted:
+            self._idle.set()
+
+
+class EventWriter:
+    """Stores the events of each thread in emit order, all the events that queued up
+    while the previous transaction ran in one transaction (group commit), then
+    publishes them. One flusher task per thread with pending events."""
+
+    def __init__(self, service: RunService) -> None:
+        self._service = service
+        self._queues: dict[str, list[_Pending]] = {}
+        self._flushers: dict[str, asyncio.Task[None]] = {}
+
+    def submit(self, pending: _Pending) -> None:
+        thread_id = pending.sink.context.thread_id
+        self._queues.setdefault(thread_id, []).append(pending)
+        if thread_id not in self._flushers:
+            self._flushers[thread_id] = asyncio.create_task(
+                self._flush(thread_id), name=f"events {thread_id}")
+
+    async def _flush(self, thread_id: str) -> None:
+        queue = self._queues[thread_id]
+        try:
+            while queue:
+                batch = list(queue)
+                queue.clear()
+                try:
+                    await self._service.store_events(thread_id, batch)
+                except Exception as exc:
+                    log.exception("events of thread %s not stored", thread_id)
+                    for pending in batch:
+                        pending.sink.failed(exc)
+                else:
+                    for pending in batch:
+                        pending.sink.stored(pending)
+        except BaseException as exc:
+            for pending in queue:
+                pending.sink.failed(exc)
+            queue.clear()
+            raise
+        finally:
+            del self._flushers[thread_id]
+            del self._queues[thread_id]
+
+    async def wait_idle(self) -> None:
+        while self._flushers:
+            await asyncio.gather(*list(self._flushers.values()), return_exceptions=True)
 
 
 class RunService:
@@ -127,6 +215,7 @@ class RunService:
         self.gateway_id = gateway_id
         self._locks = ThreadLocks()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.writer = EventWriter(self)
 
     # sessions -----------------------------------------------------------------------
 
@@ -246,11 +335,13 @@ class RunService:
         try:
             await self.factory.create(context, sink).run()
         except asyncio.CancelledError:
+            await sink.settle()
             if not sink.completed:
                 await self._abandon(context, "interrupted", "the service stopped during the run")
             raise
-        except Exception as exc:
-            log.exception("run %s failed outside the agents", context.run_id)
+        except Exception as exc:  # noqa: BLE001 - any failure of the run ends it recorded
+            log.warning("run %s stopped outside the agents: %s", context.run_id, exc)
+            await sink.settle()
             if not sink.completed:
                 await self._abandon(context, "run_failed", f"the run could not go on: {exc}")
 
@@ -265,25 +356,33 @@ class RunService:
                 "run_id": context.run_id, "thread_id": context.thread_id,
             })
 
-    async def append_event(
-        self, context: ExecutionContext, type: EventType, payload: dict[str, Any],
-        *, agents: list[str],
-    ) -> dict[str, Any]:
-        """Store the run's next event (and, for `agent_completed`, the reply and the
-        run's final status) in one transaction, then publish it."""
-        user_id, thread_id, run_id = context.user_id, context.thread_id, context.run_id
+    async def store_events(self, thread_id: str, batch: list[_Pending]) -> list[dict[str, Any]]:
+        """Store a batch of one thread's events in one transaction: their `seq` numbers,
+        the rows in run_events and, for each `agent_completed`, the reply and the run's
+        final status. Then cache the results and publish the events, in order."""
+        user_id = batch[0].sink.context.user_id
         async with self._locks.hold(thread_id):
             async with self.store.write() as repos:
-                seq = await repos.threads.next_seq(user_id, thread_id)
-                event = {"type": type.value, "run_id": run_id, "thread_id": thread_id,
-                         "seq": seq, "timestamp": timestamp(), "payload": payload}
-                await repos.events.add(user_id, thread_id, run_id, seq, event)
-                if type is EventType.AGENT_COMPLETED:
-                    await self._finish(repos, context, payload, agents)
-            if type is EventType.AGENT_COMPLETED:
-                await self._cache_result(user_id, run_id, payload, thread_id)
-            await self.hub.publish(user_id, thread_id, event)
-        return event
+                last = await repos.threads.next_seq(user_id, thread_id, len(batch))
+                stamp = timestamp()
+                events = [
+                    {"type": p.type.value, "run_id": p.sink.context.run_id,
+                     "thread_id": thread_id, "seq": last - len(batch) + 1 + i,
+                     "timestamp": stamp, "payload": p.payload}
+                    for i, p in enumerate(batch)
+                ]
+                await repos.events.add_many(user_id, thread_id, events)
+                for pending in batch:
+                    if pending.type is EventType.AGENT_COMPLETED:
+                        await self._finish(repos, pending.sink.context, pending.payload,
+                                           list(pending.agents))
+            for pending in batch:
+                if pending.type is EventType.AGENT_COMPLETED:
+                    await self._cache_result(user_id, pending.sink.context.run_id,
+                                             pending.payload, thread_id)
+            for event in events:
+                await self.hub.publish(user_id, thread_id, event)
+        return events
 
     @staticmethod
     async def _finish(repos: Repositories, context: ExecutionContext, payload: dict[str, Any],
@@ -373,9 +472,10 @@ class RunService:
         return len(self._tasks)
 
     async def wait_idle(self) -> None:
-        """Wait for every run started so far to finish."""
+        """Wait for every run started so far to finish and its events to be stored."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.writer.wait_idle()
 
     async def close(self) -> None:
         """Stop runs still going; each is recorded failed with code `interrupted`."""
@@ -383,3 +483,4 @@ class RunService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.writer.wait_idle()

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+from conftest import make_settings, running_service, wire_client
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from websockets.asyncio.client import connect
@@ -19,7 +20,6 @@ from websockets.exceptions import InvalidStatus
 
 from chat.auth import REASONS, TokenRefused, TokenVerifier, issue_token, revoke_token
 from chat.config import Settings
-from conftest import make_settings, running_service, wire_client
 
 Headers = dict[str, str]
 

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conftest import make_settings, probe_engine, query, running_service, wire_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from chat.auth import issue_token
 from chat.config import Settings
-from conftest import make_settings, probe_engine, query, running_service, wire_client
 
 ARITHMETIC_TYPES = ["agent_started", "agent_thinking", "agent_thinking", "tool_executing",
                     "tool_completed", "agent_completed"]
@@ -36,7 +36,7 @@ def test_golden_path_durability_and_cache(settings: Settings) -> None:
                 assert started["payload"] == {"agent": "supervisor"}
                 thread_id, run_id = started["thread_id"], started["run_id"]
                 user_rows = await query(probe, "SELECT role, content FROM messages "
-                                        "WHERE thread_id = :t", t=thread_id)
+                                        "WHERE thread_id = :t AND role = 'user'", t=thread_id)
                 assert user_rows == [{"role": "user", "content": "What is 2 + 2?"}]
                 run_rows = await query(probe, "SELECT status FROM agent_executions "
                                        "WHERE id = :r", r=run_id)
@@ -98,81 +98,86 @@ async def _closed(service: Any) -> None:
 
 def test_intents_end_to_end(settings: Settings) -> None:
     async def scenario() -> None:
-        async with running_service(settings) as service, probe_engine(service) as probe:
-            async with wire_client(service, "alice") as alice:
-                await alice.ask("What is 7 / 0?")
-                frames = await alice.until_completed()
-                tool = [f for f in frames if f["type"] == "tool_completed"][0]["payload"]
-                assert tool["status"] == "error"
-                assert tool["result"] == {"error": "division by zero"}
-                assert frames[-1]["payload"]["status"] == "completed"
-                assert "division by zero" in frames[-1]["payload"]["response"]
+        async with (
+            running_service(settings) as service,
+            probe_engine(service) as probe,
+            wire_client(service, "alice") as alice,
+        ):
+            await alice.ask("What is 7 / 0?")
+            frames = await alice.until_completed()
+            tool = next(f for f in frames if f["type"] == "tool_completed")["payload"]
+            assert tool["status"] == "error"
+            assert tool["result"] == {"error": "division by zero"}
+            assert frames[-1]["payload"]["status"] == "completed"
+            assert "division by zero" in frames[-1]["payload"]["response"]
 
-                await alice.ask("Simulate a failure")
-                frames = await alice.until_completed()
-                assert types(frames) == ["agent_started", "agent_thinking", "agent_thinking",
-                                         "agent_completed"]
-                payload = frames[-1]["payload"]
-                assert payload["status"] == "failed"
-                assert payload["error"]["code"] == "agent_error" and payload["error"]["message"]
-                run = (await query(probe, "SELECT status, error_code, agents FROM "
-                                   "agent_executions WHERE id = :r", r=frames[0]["run_id"]))[0]
-                assert (run["status"], run["error_code"]) == ("failed", "agent_error")
-                assert json.loads(run["agents"]) == ["triage"]
+            await alice.ask("Simulate a failure")
+            frames = await alice.until_completed()
+            assert types(frames) == ["agent_started", "agent_thinking", "agent_thinking",
+                                     "agent_completed"]
+            payload = frames[-1]["payload"]
+            assert payload["status"] == "failed"
+            assert payload["error"]["code"] == "agent_error" and payload["error"]["message"]
+            run = (await query(probe, "SELECT status, error_code, agents FROM "
+                               "agent_executions WHERE id = :r", r=frames[0]["run_id"]))[0]
+            assert (run["status"], run["error_code"]) == ("failed", "agent_error")
+            assert json.loads(run["agents"]) == ["triage"]
 
-                await alice.ask("How can I reduce the cost of my GPU usage?")
-                frames = await alice.until_completed()
-                thinking = [f["payload"]["agent"] for f in frames if f["type"] == "agent_thinking"]
-                assert thinking[0] == "supervisor"
-                assert [a for a in dict.fromkeys(thinking) if a != "supervisor"] == [
-                    "triage", "data", "optimisation", "reporting"]
-                tools = [f["payload"]["tool"] for f in frames if f["type"] == "tool_executing"]
-                assert tools == ["classify", "lookup", "cost_calculator"]
-                run = (await query(probe, "SELECT agents FROM agent_executions WHERE id = :r",
-                                   r=frames[0]["run_id"]))[0]
-                assert json.loads(run["agents"]) == ["triage", "data", "optimisation",
-                                                     "reporting"]
+            await alice.ask("How can I reduce the cost of my GPU usage?")
+            frames = await alice.until_completed()
+            thinking = [f["payload"]["agent"] for f in frames if f["type"] == "agent_thinking"]
+            assert thinking[0] == "supervisor"
+            assert [a for a in dict.fromkeys(thinking) if a != "supervisor"] == [
+                "triage", "data", "optimisation", "reporting"]
+            tools = [f["payload"]["tool"] for f in frames if f["type"] == "tool_executing"]
+            assert tools == ["classify", "lookup", "cost_calculator"]
+            run = (await query(probe, "SELECT agents FROM agent_executions WHERE id = :r",
+                               r=frames[0]["run_id"]))[0]
+            assert json.loads(run["agents"]) == ["triage", "data", "optimisation",
+                                                 "reporting"]
 
-                await alice.ask("Wait for 0 seconds")
-                frames = await alice.until_completed()
-                assert frames[3]["payload"]["args"] == {"seconds": 0}
-                assert frames[-1]["payload"]["response"] == "Waited 0 seconds"
+            await alice.ask("Wait for 0 seconds")
+            frames = await alice.until_completed()
+            assert frames[3]["payload"]["args"] == {"seconds": 0}
+            assert frames[-1]["payload"]["response"] == "Waited 0 seconds"
 
     asyncio.run(scenario())
 
 
 def test_errors_keep_the_connection_open(settings: Settings) -> None:
     async def scenario() -> None:
-        async with running_service(settings) as service:
-            async with wire_client(service, "alice") as alice:
-                cases = [
-                    ("{not json", "invalid_json"),
-                    ("[1, 2]", "invalid_message"),
-                    ({"content": "hi"}, "invalid_message"),
-                    ({"type": "shout"}, "unknown_type"),
-                    ({"type": "user_message", "content": 5}, "invalid_message"),
-                    ({"type": "user_message", "content": "  "}, "invalid_message"),
-                    ({"type": "user_message", "content": "hi", "thread_id": 3}, "invalid_message"),
-                    ({"type": "user_message", "content": "hi", "message_id": ""},
-                     "invalid_message"),
-                    ({"type": "user_message", "content": "x" * (64 * 1024 + 1)},
-                     "message_too_large"),
-                    ({"type": "user_message", "content": "hi", "thread_id": "thr_nope"},
-                     "not_found"),
-                    ({"type": "resume", "thread_id": "thr_nope", "after_seq": 0}, "not_found"),
-                    ({"type": "resume", "thread_id": "thr_nope", "after_seq": -1},
-                     "invalid_message"),
-                    ({"type": "resume", "after_seq": 0}, "invalid_message"),
-                ]
-                for frame, code in cases:
-                    await alice.send(frame)
-                    error = await alice.receive()
-                    assert error["type"] == "error", (frame, error)
-                    assert error["code"] == code, (frame, error)
-                    assert error["message"]
-                await alice.ask("x" * (64 * 1024))
-                frames = await alice.until_completed()
-                assert frames[-1]["payload"]["status"] == "completed"
+        async with (
+            running_service(settings) as service,
+            wire_client(service, "alice") as alice,
+        ):
+            cases = [
+                ("{not json", "invalid_json"),
+                ("[1, 2]", "invalid_message"),
+                ({"content": "hi"}, "invalid_message"),
+                ({"type": "shout"}, "unknown_type"),
+                ({"type": "user_message", "content": 5}, "invalid_message"),
+                ({"type": "user_message", "content": "  "}, "invalid_message"),
+                ({"type": "user_message", "content": "hi", "thread_id": 3}, "invalid_message"),
+                ({"type": "user_message", "content": "hi", "message_id": ""},
+                 "invalid_message"),
+                ({"type": "user_message", "content": "x" * (64 * 1024 + 1)},
+                 "message_too_large"),
+                ({"type": "user_message", "content": "hi", "thread_id": "thr_nope"},
+                 "not_found"),
+                ({"type": "resume", "thread_id": "thr_nope", "after_seq": 0}, "not_found"),
+                ({"type": "resume", "thread_id": "thr_nope", "after_seq": -1},
+                 "invalid_message"),
+                ({"type": "resume", "after_seq": 0}, "invalid_message"),
+            ]
+            for frame, code in cases:
+                await alice.send(frame)
+                error = await alice.receive()
+                assert error["type"] == "error", (frame, error)
+                assert error["code"] == code, (frame, error)
+                assert error["message"]
+            await alice.ask("x" * (64 * 1024))
+            frames = await alice.until_completed()
+            assert frames[-1]["payload"]["status"] == "completed"
 
     asyncio.run(scenario())
 
@@ -222,18 +227,20 @@ def test_resume_sends_exactly_the_missed_events(settings: Settings) -> None:
 
 def test_resume_during_a_run_gets_stored_then_live_events_once(settings: Settings) -> None:
     async def scenario() -> None:
-        async with running_service(settings) as service:
-            async with wire_client(service, "alice") as alice, \
-                    wire_client(service, "alice") as watcher:
-                await alice.ask("Wait for 0.3 seconds")
-                head = [await alice.receive() for _ in range(4)]
-                assert head[-1]["type"] == "tool_executing"
-                await watcher.send({"type": "resume", "thread_id": head[0]["thread_id"],
-                                    "after_seq": 0})
-                watched = await watcher.until_completed()
-                own = head + await alice.until_completed()
-                assert watched == own
-                assert [f["seq"] for f in watched] == list(range(1, 7))
+        async with (
+            running_service(settings) as service,
+            wire_client(service, "alice") as alice,
+            wire_client(service, "alice") as watcher,
+        ):
+            await alice.ask("Wait for 0.3 seconds")
+            head = [await alice.receive() for _ in range(4)]
+            assert head[-1]["type"] == "tool_executing"
+            await watcher.send({"type": "resume", "thread_id": head[0]["thread_id"],
+                                "after_seq": 0})
+            watched = await watcher.until_completed()
+            own = head + await alice.until_completed()
+            assert watched == own
+            assert [f["seq"] for f in watched] == list(range(1, 7))
 
     asyncio.run(scenario())
 
@@ -272,21 +279,24 @@ def test_repeated_message_id_is_not_run_twice(settings: Settings) -> None:
 
 def test_two_users_at_once_stay_apart(settings: Settings) -> None:
     async def scenario() -> None:
-        async with running_service(settings) as service:
-            async with wire_client(service, "alice") as alice, wire_client(service, "bob") as bob:
-                await alice.ask("What is 10 + 1?")
-                await bob.ask("What is 20 + 2?")
-                alices, bobs = await asyncio.gather(alice.until_completed(),
-                                                    bob.until_completed())
-                assert alices[-1]["payload"]["response"] == "10 + 1 = 11"
-                assert bobs[-1]["payload"]["response"] == "20 + 2 = 22"
-                assert [f["seq"] for f in alices] == [f["seq"] for f in bobs] == list(range(1, 7))
-                alice_thread = alices[0]["thread_id"]
-                await bob.send({"type": "resume", "thread_id": alice_thread, "after_seq": 0})
-                assert (await bob.receive())["code"] == "not_found"
-                await bob.ask("What is 1 + 1?", thread_id=alice_thread)
-                assert (await bob.receive())["code"] == "not_found"
-                await alice.nothing_within(0.1)
+        async with (
+            running_service(settings) as service,
+            wire_client(service, "alice") as alice,
+            wire_client(service, "bob") as bob,
+        ):
+            await alice.ask("What is 10 + 1?")
+            await bob.ask("What is 20 + 2?")
+            alices, bobs = await asyncio.gather(alice.until_completed(),
+                                                bob.until_completed())
+            assert alices[-1]["payload"]["response"] == "10 + 1 = 11"
+            assert bobs[-1]["payload"]["response"] == "20 + 2 = 22"
+            assert [f["seq"] for f in alices] == [f["seq"] for f in bobs] == list(range(1, 7))
+            alice_thread = alices[0]["thread_id"]
+            await bob.send({"type": "resume", "thread_id": alice_thread, "after_seq": 0})
+            assert (await bob.receive())["code"] == "not_found"
+            await bob.ask("What is 1 + 1?", thread_id=alice_thread)
+            assert (await bob.receive())["code"] == "not_found"
+            await alice.nothing_within(0.1)
 
     asyncio.run(scenario())
 
@@ -322,15 +332,18 @@ def test_run_goes_on_after_the_client_disconnects(settings: Settings) -> None:
 
 def test_run_failed_when_storage_breaks_mid_run(settings: Settings) -> None:
     async def scenario() -> None:
-        async with running_service(settings) as service, probe_engine(service) as probe:
-            async with wire_client(service, "alice") as alice:
-                await alice.ask("Wait for 0.3 seconds")
-                head = [await alice.receive() for _ in range(4)]
-                assert head[-1]["type"] == "tool_executing"
-                async with probe.begin() as connection:
-                    await connection.exec_driver_sql("DROP TABLE run_events")
-                error = await alice.receive()
-                assert error["type"] == "error" and error["code"] == "run_failed"
+        async with (
+            running_service(settings) as service,
+            probe_engine(service) as probe,
+            wire_client(service, "alice") as alice,
+        ):
+            await alice.ask("Wait for 0.3 seconds")
+            head = [await alice.receive() for _ in range(4)]
+            assert head[-1]["type"] == "tool_executing"
+            async with probe.begin() as connection:
+                await connection.exec_driver_sql("DROP TABLE run_events")
+            error = await alice.receive()
+            assert error["type"] == "error" and error["code"] == "run_failed"
 
     asyncio.run(scenario())
 

@@ -2,10 +2,13 @@
 
 SQLite (`sqlite+aiosqlite`) is the embedded default. It runs in WAL mode with a busy
 timeout so that an independent reader (the acceptance suite's probes open their own engine
-on the same file) and the service coexist. The driver's implicit transactions are turned
-off and the service emits its own `BEGIN`: write transactions use `BEGIN IMMEDIATE`,
-which takes the write lock up front and so waits (busy timeout) instead of failing when
-another connection commits first. PostgreSQL (`postgresql+asyncpg`) needs none of this.
+on the same file) and the service coexist. The driver opens a transaction with
+`BEGIN IMMEDIATE` in front of the first write statement (in the same call, so it costs no
+extra round trip to the driver's thread): the write lock is taken up front, and a writer
+waits (busy timeout) instead of failing when another connection committed first. Plain
+reads run without a transaction of their own. `synchronous = NORMAL` is the WAL setting
+that keeps commits durable across a process crash without an fsync per commit.
+PostgreSQL (`postgresql+asyncpg`) needs none of this.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from chat.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-BEGIN_OPTION = "gp_begin"
 
 
 def sqlite_url_in(directory: str | Path) -> str:
@@ -30,6 +32,7 @@ def sqlite_url_in(directory: str | Path) -> str:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`; SQLite connections get WAL, a busy timeout and explicit BEGIN."""
     if url.startswith("sqlite"):
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -46,23 +49,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
+        dbapi_connection.isolation_level = "IMMEDIATE"
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(BEGIN_OPTION, "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
-
 
 async def create_schema(engine: AsyncEngine) -> None:
     """Create the tables and indexes that do not exist yet (idempotent)."""
-    async with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            await connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-        async with connection.begin():
-            await connection.run_sync(Base.metadata.create_all)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)

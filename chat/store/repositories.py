@@ -6,9 +6,9 @@ query can never reach another user's rows even with a guessed id; the one except
 not users (each run it finds is then finished with its own user's scope).
 
 `Store.write()` and `Store.read()` hand out a `Repositories` bound to one connection and
-one transaction. On SQLite, writes in this process also take one asyncio lock (SQLite has
-a single writer anyway) and begin with `BEGIN IMMEDIATE`, so they queue instead of
-failing with "database is locked".
+one transaction. On SQLite, writes in this process go one at a time (SQLite has a single
+writer anyway) through one asyncio lock and one long-lived connection, so they queue
+instead of failing with "database is locked" and skip a pool checkout per transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chat.store.engine import BEGIN_OPTION
 from chat.store.models import (
     AgentExecution,
     Message,
@@ -116,13 +115,14 @@ class ThreadRepository(_Repository):
         ).first()
         return None if row is None else ThreadRow(*row)
 
-    async def next_seq(self, user_id: str, thread_id: str) -> int:
-        """Allocate the thread's next event number (the row lock serialises writers)."""
+    async def next_seq(self, user_id: str, thread_id: str, count: int = 1) -> int:
+        """Allocate the thread's next `count` event numbers and return the last one (the
+        row lock serialises writers of the thread, across processes too)."""
         seq = (
             await self.connection.execute(
                 update(threads_t)
                 .where(and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))
-                .values(last_seq=threads_t.c.last_seq + 1, updated_at=utcnow())
+                .values(last_seq=threads_t.c.last_seq + count, updated_at=utcnow())
                 .returning(threads_t.c.last_seq)
             )
         ).scalar_one_or_none()
@@ -244,6 +244,16 @@ class EventRepository(_Repository):
             )
         )
 
+    async def add_many(self, user_id: str, thread_id: str,
+                       events: list[dict[str, Any]]) -> None:
+        """Store several events of one thread (each carries its run_id and seq)."""
+        now = utcnow()
+        await self.connection.execute(insert(events_t), [
+            {"thread_id": thread_id, "run_id": e["run_id"], "user_id": user_id,
+             "seq": e["seq"], "type": e["type"], "event": e, "created_at": now}
+            for e in events
+        ])
+
     async def list_after(self, user_id: str, thread_id: str, after_seq: int) -> list[dict[str, Any]]:
         rows = await self.connection.execute(
             select(events_t.c.event)
@@ -332,6 +342,7 @@ class Store:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self._writer: AsyncConnection | None = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Repositories]:
@@ -340,10 +351,11 @@ class Store:
             async with self.engine.begin() as connection:
                 yield Repositories(connection)
             return
-        async with self._write_lock, self.engine.connect() as connection:
-            await connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-            async with connection.begin():
-                yield Repositories(connection)
+        async with self._write_lock:
+            if self._writer is None or self._writer.closed or self._writer.invalidated:
+                self._writer = await self.engine.connect()
+            async with self._writer.begin():
+                yield Repositories(self._writer)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Repositories]:
@@ -357,4 +369,7 @@ class Store:
             return await work(repos)
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         await self.engine.dispose()
