@@ -115,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from chat.app import ServiceStartError
+
+        if isinstance(exc, ServiceStartError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
     except Exception as exc:
         from chat.auth import TokenRefused
 

@@ -11,7 +11,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from websockets.asyncio.server import Server, serve
 
 from chat.auth import TokenVerifier
@@ -27,6 +31,18 @@ from chat.store import Store, create_schema, make_engine, sqlite_url_in
 log = logging.getLogger("chat")
 
 BACKLOG = 1024
+
+
+class ServiceStartError(RuntimeError):
+    """A backend the service needs cannot be reached; the message says which and where."""
+
+
+def masked_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass
@@ -100,7 +116,16 @@ async def start_service(
     owns_redis = redis is None
     client = make_redis(settings) if redis is None else redis
     try:
-        await create_schema(engine)
+        try:
+            await create_schema(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            shown = make_url(database_url).render_as_string(hide_password=True)
+            raise ServiceStartError(f"cannot reach the database at {shown}: {exc}") from exc
+        try:
+            await client.ping()
+        except (OSError, RedisError) as exc:
+            shown = masked_redis_url(settings.redis_url or "the given Redis client")
+            raise ServiceStartError(f"cannot reach Redis at {shown}: {exc}") from exc
         store = Store(engine)
         cache = Cache(client)
         runs = RunService(store, cache, InProcessEventHub(), engine_factory or EngineFactory(),
