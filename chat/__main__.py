@@ -37,6 +37,8 @@ def load_settings() -> Settings:
     if os.environ.get("GOLDEN_PATH_JWT_SECRET", "").strip():
         return settings
     path = dev_secret_path()
+    logging.getLogger("chat").info("GOLDEN_PATH_JWT_SECRET unset: using the development "
+                                   "secret in %s", path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

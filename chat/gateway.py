@@ -13,6 +13,7 @@ import asyncio
 import http
 import json
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,7 +239,8 @@ class Gateway:
         self.service = service
         self.verifier = verifier
         self.sessions: set[ClientSession] = set()
-        self._claims: dict[ServerConnection, Claims] = {}
+        self._claims: weakref.WeakKeyDictionary[ServerConnection, Claims] = (
+            weakref.WeakKeyDictionary())
 
     async def process_request(self, connection: ServerConnection,
                               request: Request) -> Response | None:

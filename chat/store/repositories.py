@@ -14,7 +14,7 @@ instead of failing with "database is locked" and skip a pool checkout per transa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -362,11 +362,6 @@ class Store:
         """One read-only transaction (a consistent snapshot)."""
         async with self.engine.connect() as connection, connection.begin():
             yield Repositories(connection)
-
-    async def run(self, work: Callable[[Repositories], Any]) -> Any:
-        """Run `work(repos)` (a coroutine function) in one write transaction."""
-        async with self.write() as repos:
-            return await work(repos)
 
     async def dispose(self) -> None:
         if self._writer is not None:
