@@ -368,6 +368,22 @@ def test_name_subset_and_dry_run(tmp_path: Path) -> None:
     assert "Golden Path" not in dry.stdout
 
 
+def test_a_run_that_cannot_start_says_so(tmp_path: Path) -> None:
+    run = run_behave(prepare(tmp_path), "-D", "broken_start=yes")
+    assert run.returncode == 1
+    assert "Golden Path NOT RUN: 0 passed, 0 failed, 8 not run" in run.stdout
+    assert "no backend recorded (the stack did not start)" in run.stdout
+    page = _page(run)
+    assert page.by_id("verdict").text.strip() == "NOT RUN"  # type: ignore[union-attr]
+    assert "No scenario ran." in page.by_id("stopped-banner").text  # type: ignore[union-attr]
+    statuses = {
+        step["result"]["status"]
+        for element in scenarios(run.cucumber())
+        for step in element["steps"]
+    }
+    assert statuses == {"skipped"}
+
+
 # -- figures and words, directly --------------------------------------------------------
 
 
