@@ -113,8 +113,10 @@ async def start_service(
         temp_dir = tempfile.mkdtemp(prefix="golden-path-chat-")
         database_url = sqlite_url_in(temp_dir)
     engine = make_engine(database_url)
+    store = Store(engine)
     owns_redis = redis is None
     client = make_redis(settings) if redis is None else redis
+    runs: RunService | None = None
     try:
         try:
             await create_schema(engine)
@@ -126,10 +128,10 @@ async def start_service(
         except (OSError, RedisError) as exc:
             shown = masked_redis_url(settings.redis_url or "the given Redis client")
             raise ServiceStartError(f"cannot reach Redis at {shown}: {exc}") from exc
-        store = Store(engine)
         cache = Cache(client)
         runs = RunService(store, cache, InProcessEventHub(), engine_factory or EngineFactory(),
                           new_gateway_id())
+        await runs.start_heartbeat()
         await runs.recover()
         gateway = Gateway(runs, TokenVerifier(settings, cache))
         server = await serve(
@@ -142,7 +144,9 @@ async def start_service(
             backlog=BACKLOG,
         )
     except BaseException:
-        await engine.dispose()
+        if runs is not None:
+            await runs.close()
+        await store.dispose()
         if owns_redis:
             await client.aclose()
         if temp_dir is not None:

@@ -2,8 +2,9 @@
 
 Every key is namespaced by user (`gp:{user_id}:...`) and carries a TTL, so ending one
 session removes that session's keys and nothing of anyone else's, and a key forgotten by
-a crashed process still goes away. The revocation list is the one global namespace
-(`gp:revoked:{jti}`): a token id is not a user's data.
+a crashed process still goes away. Two namespaces are not a user's data: the revocation
+list (`gp:revoked:{jti}`) and the gateways' heartbeats (`gp:gateway:{gateway_id}`, which
+tell a starting gateway which others are alive).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 SESSION_TTL_S = 3600
 CONNECTION_TTL_S = 3600
 RESULT_TTL_S = 86400
+GATEWAY_TTL_S = 30
 
 
 def session_key(user_id: str, session_id: str) -> str:
@@ -31,6 +33,10 @@ def result_key(user_id: str, run_id: str) -> str:
 
 def revoked_key(jti: str) -> str:
     return f"gp:revoked:{jti}"
+
+
+def gateway_key(gateway_id: str) -> str:
+    return f"gp:gateway:{gateway_id}"
 
 
 class Cache:
@@ -71,3 +77,13 @@ class Cache:
 
     async def is_revoked(self, jti: str) -> bool:
         return bool(await self.redis.exists(revoked_key(jti)))
+
+    async def put_gateway_alive(self, gateway_id: str, value: dict[str, Any]) -> None:
+        await self.redis.set(gateway_key(gateway_id), json.dumps(value), ex=GATEWAY_TTL_S)
+
+    async def drop_gateway(self, gateway_id: str) -> None:
+        await self.redis.delete(gateway_key(gateway_id))
+
+    async def live_gateways(self, gateway_ids: set[str]) -> set[str]:
+        """Those of `gateway_ids` whose heartbeat has not expired."""
+        return {g for g in gateway_ids if await self.redis.exists(gateway_key(g))}

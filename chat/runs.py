@@ -42,6 +42,7 @@ from chat.store import Repositories, Store
 log = logging.getLogger("chat.runs")
 
 THREAD_TITLE_CHARS = 80
+HEARTBEAT_INTERVAL_S = 10.0
 
 
 class NotFound(Exception):
@@ -216,6 +217,8 @@ class RunService:
         self._locks = ThreadLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self.writer = EventWriter(self)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._started_at = timestamp()
 
     # sessions -----------------------------------------------------------------------
 
@@ -449,15 +452,37 @@ class RunService:
 
     # lifecycle ----------------------------------------------------------------------
 
+    async def start_heartbeat(self) -> None:
+        """Announce this gateway as alive in the cache, refreshed until `close`."""
+        await self._beat()
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="gateway heartbeat")
+
+    async def _beat(self) -> None:
+        await self.cache.put_gateway_alive(self.gateway_id, {"started_at": self._started_at})
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+            try:
+                await self._beat()
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried next time
+                log.warning("gateway heartbeat not written: %s", exc)
+
     async def recover(self) -> int:
         """Fail runs left `running` by a gateway that is gone.
 
-        One gateway per database is assumed: at start-up every `running` run not owned
-        by this process is orphaned (its process died with it). Each gets status
-        `failed`, error_code `interrupted` and a closing `agent_completed` event.
+        Every run records the gateway (process) that runs it; each gateway keeps a
+        heartbeat key in the cache while it lives. At start-up, every `running` run whose
+        gateway has no heartbeat (and is not this one) is orphaned: it gets status
+        `failed`, error_code `interrupted` and a closing `agent_completed` event. With
+        the embedded in-process cache no other gateway's heartbeat is visible, so there a
+        single gateway per database is assumed.
         """
         async with self.store.read() as repos:
-            orphans = await repos.runs.list_orphaned({self.gateway_id})
+            running = await repos.runs.list_orphaned({self.gateway_id})
+        others = {run.gateway_id for run in running if run.gateway_id}
+        live = await self.cache.live_gateways(others) if others else set()
+        orphans = [run for run in running if run.gateway_id not in live]
         failed = 0
         for run in orphans:
             if await self.fail_run(run.user_id, run.thread_id, run.id, "interrupted",
@@ -484,3 +509,11 @@ class RunService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.wait_idle()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            self._heartbeat = None
+            try:
+                await self.cache.drop_gateway(self.gateway_id)
+            except Exception as exc:  # noqa: BLE001 - the key expires anyway
+                log.warning("gateway heartbeat not removed: %s", exc)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 from conftest import make_settings, probe_engine, query, running_service, wire_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -369,6 +370,30 @@ def test_runs_left_running_by_a_dead_gateway_are_failed_at_start_up(tmp_path: Pa
                 assert closing["payload"]["error"]["code"] == "interrupted"
 
     asyncio.run(scenario())
+
+
+def test_start_up_leaves_runs_of_a_live_gateway_alone(tmp_path: Path) -> None:
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}")
+    shared = fakeredis.FakeServer()
+
+    async def scenario() -> None:
+        async with running_service(settings, redis=fakeredis.FakeAsyncRedis(server=shared)) as first:
+            live = await first.runs.submit("alice", "Wait for 0.5 seconds")
+            async with running_service(settings,
+                                       redis=fakeredis.FakeAsyncRedis(server=shared)) as second:
+                assert second.runs.gateway_id != first.runs.gateway_id
+                await first.runs.wait_idle()
+                events = await second.runs.run_events("alice", live.run_id)
+                closing = [e["payload"] for e in events if e["type"] == "agent_completed"]
+                assert closing == [{"status": "completed", "response": "Waited 0.5 seconds"}]
+            assert not await shared_keys(shared, f"gp:gateway:{second.runs.gateway_id}")
+            assert await shared_keys(shared, f"gp:gateway:{first.runs.gateway_id}")
+
+    asyncio.run(scenario())
+
+
+async def shared_keys(server: fakeredis.FakeServer, pattern: str) -> list[bytes]:
+    return await fakeredis.FakeAsyncRedis(server=server).keys(pattern)
 
 
 def test_closing_the_service_fails_runs_still_going(settings: Settings) -> None:

@@ -220,7 +220,8 @@ class RunRepository(_Repository):
         return None if row is None else RunRow(*row)
 
     async def list_orphaned(self, live_gateway_ids: set[str]) -> list[RunRow]:
-        """Runs still `running` whose gateway is not among `live_gateway_ids` (recovery)."""
+        """Runs still `running` whose gateway is not among `live_gateway_ids`: the
+        candidates of start-up recovery, of every user."""
         statement = select(*_run_columns()).where(runs_t.c.status == "running")
         rows = await self.connection.execute(statement)
         return [RunRow(*row) for row in rows if row.gateway_id not in live_gateway_ids]
