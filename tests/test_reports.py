@@ -368,6 +368,20 @@ def test_name_subset_and_dry_run(tmp_path: Path) -> None:
     assert "Golden Path" not in dry.stdout
 
 
+def test_userdata_moves_the_reports_to_another_directory(tmp_path: Path) -> None:
+    run = run_behave(prepare(tmp_path), "-n", "long note", "-D", "golden_path.reports_dir=out/one")
+    assert run.returncode == 0, run.stdout + run.stderr
+    moved = tmp_path / "out" / "one"
+    assert sorted(path.name for path in moved.iterdir()) == [
+        "golden_path.html",
+        "golden_path.json",
+        "metrics.json",
+        "metrics.md",
+    ]
+    assert not (run.reports / "golden_path.json").exists()
+    assert "reports: out/one/golden_path.html, out/one/golden_path.json" in run.stdout
+
+
 def test_a_run_that_cannot_start_says_so(tmp_path: Path) -> None:
     run = run_behave(prepare(tmp_path), "-D", "broken_start=yes")
     assert run.returncode == 1

@@ -10,7 +10,9 @@ the end it reads behave's model once and writes, next to the outfile:
 - golden_path.html  the page for product readers (support.reports.html)
 - metrics.json, metrics.md  the run's latency figures (support.reports.figures)
 
-together with `support.runinfo.RUN` (which backends ran, any fallback). It also adds a
+together with `support.runinfo.RUN` (which backends ran, any fallback).
+`-D golden_path.reports_dir=DIR` writes them to DIR instead (one directory per run when
+CI runs the suite several times). It also adds a
 behave reporter (`config.reporters`, the extension point behave calls after each
 feature and once at the end) which sees every feature, run or not, and prints the closing
 block after behave's own summary and JUnit files. A dry run writes nothing, so checking
@@ -97,11 +99,25 @@ class GoldenPathFormatter(Formatter):
 
     # -- the reports
     @property
-    def directory(self) -> Path:
-        if self.stream_opener.name:
-            return Path(self.stream_opener.name).parent
+    def _directory_asked(self) -> str | None:
         userdata = getattr(self.config, "userdata", None) or {}
-        return Path(userdata.get(USERDATA_DIRECTORY, DEFAULT_DIRECTORY))
+        return userdata.get(USERDATA_DIRECTORY) or None
+
+    @property
+    def json_path(self) -> Path:
+        """Where the Cucumber JSON goes; the other reports go beside it.
+
+        `-D golden_path.reports_dir=DIR` moves all of them (as CI does to keep the
+        reports of several runs apart); otherwise the configured outfile decides, and
+        without one they go to reports/.
+        """
+        name = Path(self.stream_opener.name).name if self.stream_opener.name else JSON_NAME
+        asked = self._directory_asked
+        if asked:
+            return Path(asked) / name
+        if self.stream_opener.name:
+            return Path(self.stream_opener.name)
+        return Path(DEFAULT_DIRECTORY) / name
 
     def build_run(self) -> RunResult:
         features = [
@@ -126,15 +142,14 @@ class GoldenPathFormatter(Formatter):
 
     def _write_reports(self) -> None:
         run = self.build_run()
-        directory = self.directory
+        json_path = self.json_path
+        directory = json_path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        if self.stream_opener.name:
-            json_path = Path(self.stream_opener.name)
+        if self.stream_opener.name and not self._directory_asked:
             stream = self.open()
             write_cucumber_json(run, stream)
             stream.flush()
         else:
-            json_path = directory / JSON_NAME
             with json_path.open("w", encoding="utf-8") as handle:
                 write_cucumber_json(run, handle)
         html_path = json_path.with_suffix(".html")

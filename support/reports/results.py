@@ -389,9 +389,9 @@ def was_selected(scenario: Scenario, config: Any) -> bool:
 
 def _scenario_id(feature_id: str, scenario: Scenario, used: set[str]) -> str:
     parts = [feature_id]
-    outline = getattr(scenario, "_row", None) is not None
-    if outline and isinstance(getattr(scenario, "parent", None), ScenarioOutline):
-        parts.append(slug(scenario.parent.name))
+    parent = getattr(scenario, "parent", None)
+    if isinstance(parent, ScenarioOutline):
+        parts.append(slug(parent.name))
     parts.append(slug(scenario.name))
     candidate = ";".join(parts)
     unique, n = candidate, 2
