@@ -21,8 +21,8 @@ from support.matchers import (
 
 @then("{user:User} sees the agents start, work and finish, in order")
 def sees_run_in_order(context, user):
-    events = context.cast[user].last_run.events
-    assert_that(events, all_of(a_well_formed_run(), numbered_without_gaps()))
+    assert_that(context.cast[user].last_run.events, a_well_formed_run())
+    assert_that(context.cast[user].last_run.events, numbered_without_gaps())
 
 
 @then("{user:User} sees the tools finish before the answer")

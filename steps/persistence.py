@@ -4,9 +4,7 @@ from behave import given, then, when
 
 import support.parameters  # noqa: F401
 from support.matchers import (
-    a_conversation,
     a_run_record,
-    a_session_record,
     assert_that,
     contains_exactly,
     empty,
@@ -53,10 +51,7 @@ def one_conversation(context, user):
 @then("{user:User}'s conversation is saved with her question and the answer she saw, once")
 @then("{user:User}'s conversation is saved with each of her questions followed by its answer")
 def conversation_saved(context, user):
-    person = context.cast[user]
-    for thread in person.threads():
-        rows = context.cast.read(context.cast.storage.messages_in(thread))
-        assert_that(rows, a_conversation(person.turns_in(thread)))
+    context.cast[user].expect_conversations_saved()
 
 
 @then("{user:User}'s request is recorded as running")

@@ -5,11 +5,8 @@ from behave import then, when
 import support.parameters  # noqa: F401
 from support.matchers import (
     a_session_record,
-    a_well_formed_run,
-    all_of,
     assert_that,
     equal_to,
-    exactly_seqs,
     has_properties,
     not_none,
     only_from,
@@ -75,8 +72,8 @@ def greeted(context, user):
 @then("{user:User}'s session is recorded as active for that connection")
 def session_active(context, user):
     person = context.cast[user]
-    expected = a_session_record("active", ended=False, user_id=person.user_id, token_jti=person.sign_in.jti)
-    assert_that(person.session_record(), expected)
+    owner = {"user_id": person.user_id, "token_jti": person.sign_in.jti}
+    assert_that(person.session_record(), a_session_record("active", ended=False, **owner))
 
 
 @then("{user:User} is turned away before the connection opens, because {reason:Refusal}")
@@ -86,15 +83,12 @@ def turned_away(context, user, reason):
 
 @then("{user:User} is told {problem:Problem}")
 def told_problem(context, user, problem):
-    assert_that(context.cast[user].error_reply(), equal_to(problem))
+    context.cast[user].expect_told(problem)
 
 
 @then("{user:User} receives exactly the events she missed, in order, up to the answer")
 def receives_missed(context, user):
-    person = context.cast[user]
-    received = person.events_after_resuming()
-    missed = [row["seq"] for row in person.stored_events_after(person.left_off_at)]
-    assert_that(received, exactly_seqs(missed))
+    context.cast[user].expect_missed_events_after_resuming()
 
 
 @then("{user:User} received nothing of {owner:User}'s conversation")
@@ -104,7 +98,6 @@ def received_nothing(context, user, owner):
 
 @then("{user:User} is shown the same answer both times, from one single request")
 def same_answer_twice(context, user):
-    person = context.cast[user]
-    first, again = person.repeated
+    first, again = context.cast[user].repeated
     assert_that(again, the_same_events_as(first))
-    assert_that(person.requests_recorded(), equal_to(1))
+    assert_that(context.cast[user].requests_recorded(), equal_to(1))

@@ -47,13 +47,15 @@ class Event:
 
     @classmethod
     def from_frame(cls, frame: Mapping[str, Any]) -> Event:
+        """The event of a frame; a missing seq reads as -1 and a missing payload as {}."""
+        seq, payload = frame.get("seq"), frame.get("payload")
         return cls(
             type=str(frame.get("type")),
             run_id=str(frame.get("run_id")),
             thread_id=str(frame.get("thread_id")),
-            seq=frame.get("seq") if isinstance(frame.get("seq"), int) else -1,
+            seq=seq if isinstance(seq, int) else -1,
             timestamp=frame.get("timestamp"),
-            payload=frame.get("payload") if isinstance(frame.get("payload"), dict) else {},
+            payload=payload if isinstance(payload, dict) else {},
         )
 
     @property
@@ -244,10 +246,10 @@ class EventLog:
         return Event.from_frame(hit.frame)
 
     async def expect_error(
-        self, code: str | None = None, *, timeout: float, start: int = 0
+        self, code: str | None = None, *, timeout: float, start: int = 0, what: str | None = None
     ) -> ErrorReply:
         """Wait for an error frame (with `code`, when given)."""
-        what = f"an error {code!r}" if code else "an error"
+        what = what or (f"an error {code!r}" if code else "an error")
         hit = await self.expect(
             lambda r: r.type == "error" and (code is None or r.frame.get("code") == code),
             what=what,

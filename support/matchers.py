@@ -230,8 +230,10 @@ def used_tool(
         finished = [
             e for e in events if e.type == "tool_completed" and e.call_id in {c.call_id for c in calls}
         ]
+        if not finished:
+            return f"the {tool} tool never finished"
         outcomes = ", ".join(f"{e.status} {dict(e.payload.get('result') or {})}" for e in finished)
-        return f"the {tool} tool finished {outcomes or 'never'}"
+        return f"the {tool} tool finished {outcomes}"
 
     wanted = f"the {tool} tool"
     if args is not None:

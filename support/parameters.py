@@ -9,18 +9,20 @@ cast, because a type converter also runs in `--dry-run`, where no scenario exist
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 
 import parse
 from behave import register_type
 
-from support.client import UNUSABLE_FRAMES, ERROR_CODES
+from support.client import ERROR_CODES, UNUSABLE_FRAMES
 from support.tokens import BAD_SIGN_INS, REFUSAL_REASONS
 from support.users import NAMES
 
 
-def _alternatives(phrases: object) -> str:
-    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))  # type: ignore[arg-type]
+def _alternatives(phrases: Iterable[str]) -> str:
+    """A regex matching any of `phrases`, longest first so none is cut short."""
+    return "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
 
 
 @parse.with_pattern("|".join(NAMES))

@@ -92,10 +92,11 @@ def _unsigned(config: SuiteConfig, user_id: str) -> SignIn:
     """A token with `alg: none` and an empty signature, which must never be accepted."""
     now = int(time.time())
     jti = f"jti-{uuid.uuid4().hex}"
-    claims = {
+    expires_at = now + LIFETIME_S
+    claims: dict[str, Any] = {
         "sub": user_id,
         "iat": now,
-        "exp": now + LIFETIME_S,
+        "exp": expires_at,
         "iss": config.jwt_issuer,
         "aud": config.jwt_audience,
         "jti": jti,
@@ -106,7 +107,7 @@ def _unsigned(config: SuiteConfig, user_id: str) -> SignIn:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     token = f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-    return SignIn(token, jti, claims["exp"])
+    return SignIn(token, jti, expires_at)
 
 
 _MAKERS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {

@@ -26,7 +26,10 @@ from support.client import UNUSABLE_FRAMES, ChatClient, Event, Refusal, RunSeen,
 from support.matchers import (
     a_cache_entry,
     a_cached_answer,
+    a_conversation,
     a_session_record,
+    assert_that,
+    exactly_seqs,
     no_cache_entry,
     problem_of,
     working_notes,
@@ -75,16 +78,6 @@ class Person:
             raise AssertionError(f"{self.name} has not had an answer yet")
         return self.runs[-1]
 
-    @property
-    def last_refusal(self) -> Refusal:
-        if not isinstance(self.last_attempt, Refusal):
-            greeted = self.last_attempt
-            raise AssertionError(
-                f"{self.name} was let in (greeted as {getattr(greeted, 'user_id', None)!r}) "
-                "instead of being turned away"
-            )
-        return self.last_attempt
-
     async def _attempt(self, sign_in: SignIn, via: str) -> ChatClient | Refusal:
         outcome = await ChatClient.open(
             self.cast.stack.gateway_url, sign_in.token, timeout=self.cast.timeout, via=via
@@ -103,9 +96,9 @@ class Person:
     def connects(self, *, via: str = "header") -> ChatClient:
         """Connect with the person's own sign-in; fails if the gateway turns them away."""
         outcome = self.cast.run(self._attempt(self.sign_in, via), f"{self.name} to connect")
-        if isinstance(outcome, Refusal):
-            raise AssertionError(f"{self.name} was turned away: {outcome.describe()}")
-        return outcome
+        if isinstance(outcome, ChatClient):
+            return outcome
+        raise AssertionError(f"{self.name} was turned away: {outcome.describe()}")
 
     def bad_sign_in(self, description: str) -> SignIn:
         """A bad sign-in for this person as a feature describes it; revoked when it says so."""
@@ -219,13 +212,35 @@ class Person:
             self.session.resume(thread_id, after_seq), f"{self.name} to resume"
         )
 
-    def error_reply(self, code: str | None = None) -> str:
-        """Wait for the error answering the last frame sent; its code."""
+    def expect_told(self, code: str) -> None:
+        """Wait for the error answering the last frame sent; it must carry `code`."""
+        what = f"{self.name} to be told about the problem (error {code!r})"
         reply = self.cast.run(
-            self.session.log.expect_error(code, timeout=self.cast.timeout, start=self.last_mark),
-            f"an error for {self.name}",
+            self.session.log.expect_error(
+                None, timeout=self.cast.timeout, start=self.last_mark, what=what
+            ),
+            what,
         )
-        return reply.code
+        if reply.code != code:
+            raise AssertionError(
+                f"expected {what}; {self.name} was told {reply.code!r}: {reply.message}"
+            )
+
+    def expect_conversations_saved(self) -> None:
+        """Each of the person's conversations is stored as the questions asked, each followed
+        by the answer seen on the socket."""
+        for thread in self.threads():
+            rows = self.cast.read(self.cast.storage.messages_in(thread))
+            assert_that(rows, a_conversation(self.turns_in(thread)),
+                        f"{self.name}'s conversation {thread}")
+
+    def expect_missed_events_after_resuming(self) -> None:
+        """After resuming, exactly the stored events after the last one seen arrive, once
+        each and in order, up to the answer."""
+        received = self.events_after_resuming()
+        missed = [row["seq"] for row in self.stored_events_after(self.left_off_at)]
+        assert_that(received, exactly_seqs(missed),
+                    f"the events {self.name} missed after seq {self.left_off_at}")
 
     def threads(self) -> list[str]:
         """The person's conversations, in the order they started."""
@@ -290,12 +305,10 @@ class Person:
 
     def greeted_client(self) -> ChatClient:
         """The connection of the last attempt, which must have been let in."""
-        if not isinstance(self.last_attempt, ChatClient):
-            raise AssertionError(
-                f"{self.name} was not let in: "
-                + (self.last_attempt.describe() if self.last_attempt else "no attempt was made")
-            )
         client = self.last_attempt
+        if client is None or isinstance(client, Refusal):
+            refusal = client.describe() if client else "no attempt was made"
+            raise AssertionError(f"{self.name} was not let in: {refusal}")
         if client.offered_subprotocol and client.subprotocol != "bearer":
             raise AssertionError(
                 f"the gateway chose subprotocol {client.subprotocol!r}, expected 'bearer'"

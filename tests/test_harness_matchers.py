@@ -24,8 +24,8 @@ from support.matchers import (
     refused_because,
     the_same_events_as,
     used_tool,
-    working_notes,
     worked_on_by,
+    working_notes,
 )
 
 
