@@ -117,59 +117,75 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
     RUN.mode = config.backends
     RUN.backends.clear()
     RUN.fallbacks.clear()
-    temp_dir: str | None = None
+
+    # Check every named real part first, so one message can name all that are missing.
+    storage: StorageProbe | None = None
+    cache: CacheProbe | None = None
+    wanted_real = config.backends != "embedded"
+    if wanted_real and config.database_url:
+        storage = StorageProbe(config.database_url)
+        opened.append(storage)
+    if wanted_real and config.redis_url:
+        cache = _real_cache(config.redis_url)
+        opened.append(cache)
+    db_problem, cache_problem = await asyncio.gather(
+        _unreachable(storage.check_reachable()) if storage else _nothing(),
+        _unreachable(cache.check_reachable()) if cache else _nothing(),
+    )
+    unreachable = [
+        (part, url, problem)
+        for part, url, problem in (
+            ("database", config.database_url, db_problem),
+            ("cache", config.redis_url, cache_problem),
+        )
+        if problem is not None and url
+    ]
+    if unreachable and (config.backends == "real" or config.external_gateway):
+        raise StackUnavailable(
+            "; ".join(
+                f"{_kind(part, url)} at {redact(url)} cannot be reached ({problem})"
+                for part, url, problem in unreachable
+            )
+            + f". {SERVICES_HINT[0].upper()}{SERVICES_HINT[1:]}"
+        )
 
     database_url = config.database_url
-    storage: StorageProbe | None = None
-    if config.backends != "embedded" and database_url:
-        storage = StorageProbe(database_url)
-        opened.append(storage)
-        problem = await _unreachable(storage.check_reachable(), "database", database_url)
-        if problem is not None:
-            await storage.close()
-            opened.remove(storage)
-            storage = None
-            _fallback_or_fail(config, "database", database_url, problem, "SQLite (embedded)")
-    elif config.backends == "auto":
-        RUN.fallbacks.append("database: no database_url given; SQLite (embedded) used instead")
+    temp_dir: str | None = None
+    if storage is not None and db_problem is not None:
+        await storage.close()
+        opened.remove(storage)
+        storage = None
     if storage is None:
+        _record_fallback(config, "database", config.database_url, db_problem, "SQLite (embedded)")
         temp_dir = tempfile.mkdtemp(prefix="golden-path-")
         opened.append(_Closer(functools.partial(shutil.rmtree, temp_dir, ignore_errors=True)))
         database_url = f"sqlite+aiosqlite:///{os.path.join(temp_dir, 'chat.db')}"
         RUN.backends["database"] = "SQLite (embedded, aiosqlite)"
     else:
-        RUN.backends["database"] = f"{_kind(database_url)} at {redact(str(database_url))}"
+        RUN.backends["database"] = f"{_kind('database', database_url)} at {redact(str(database_url))}"
 
-    redis_url = config.redis_url
-    cache: CacheProbe | None = None
     service_redis: Any = None
     service_redis_url: str | None = None
-    if config.backends != "embedded" and redis_url:
-        cache = _real_cache(redis_url)
-        opened.append(cache)
-        problem = await _unreachable(cache.check_reachable(), "Redis", redis_url)
-        if problem is not None:
-            await cache.close()
-            opened.remove(cache)
-            cache = None
-            _fallback_or_fail(config, "cache", redis_url, problem, "fakeredis (embedded)")
-        else:
-            RUN.backends["cache"] = f"Redis at {redact(redis_url)}"
-            service_redis_url = redis_url
-            if not config.external_gateway:
-                service_redis = _redis_client(redis_url, decode=False)
-    elif config.backends == "auto":
-        RUN.fallbacks.append("cache: no redis_url given; fakeredis (embedded) used instead")
+    if cache is not None and cache_problem is not None:
+        await cache.close()
+        opened.remove(cache)
+        cache = None
     if cache is None:
+        _record_fallback(config, "cache", config.redis_url, cache_problem, "fakeredis (embedded)")
         import fakeredis
 
         server = fakeredis.FakeServer()
         cache = CacheProbe(
             fakeredis.FakeAsyncRedis(server=server, decode_responses=True), "fakeredis"
         )
-        service_redis = fakeredis.FakeAsyncRedis(server=server)
         opened.append(cache)
+        service_redis = fakeredis.FakeAsyncRedis(server=server)
         RUN.backends["cache"] = "fakeredis (embedded)"
+    else:
+        RUN.backends["cache"] = f"Redis at {redact(str(config.redis_url))}"
+        service_redis_url = config.redis_url
+        if not config.external_gateway:
+            service_redis = _redis_client(str(config.redis_url), decode=False)
 
     if config.external_gateway:
         gateway_url = str(config.gateway_url)
@@ -198,6 +214,23 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
     stack = Stack(config, service.url, storage, cache, service, service_redis, temp_dir)
     _announce()
     return stack
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _record_fallback(
+    config: SuiteConfig, part: str, url: str | None, problem: str | None, replacement: str
+) -> None:
+    """With `auto`, say which real part was replaced by which embedded one, and why."""
+    if config.backends != "auto":
+        return
+    if url is None:
+        why = f"no {'database_url' if part == 'database' else 'redis_url'} given"
+    else:
+        why = f"{_kind(part, url)} at {redact(url)} is unreachable ({problem})"
+    RUN.fallbacks.append(f"{part}: {why}; {replacement} used instead")
 
 
 class _Closer:
@@ -243,7 +276,7 @@ def _redis_client(redis_url: str, *, decode: bool) -> Any:
     )
 
 
-async def _unreachable(check: Any, what: str, url: str) -> str | None:
+async def _unreachable(check: Awaitable[None]) -> str | None:
     """None when `check` succeeds within REACH_TIMEOUT_S, else a short reason."""
     try:
         async with asyncio.timeout(REACH_TIMEOUT_S):
@@ -270,31 +303,24 @@ async def _gateway_unreachable(gateway_url: str) -> str | None:
 
 
 def _short_reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    return text[:200]
+    """The most telling line of a connection error, e.g. "Connection refused"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        if isinstance(seen, OSError) and "Connect call failed" in str(seen):
+            return "connection refused"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).strip()
+    if "Connect call failed" in text or "Error 111" in text:
+        return "connection refused"
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def _fallback_or_fail(
-    config: SuiteConfig, part: str, url: str, problem: str, replacement: str
-) -> None:
-    name = "PostgreSQL" if part == "database" and "postgresql" in url else part
-    if config.backends == "auto" and not config.external_gateway:
-        RUN.fallbacks.append(
-            f"{part}: {name} at {redact(url)} is unreachable ({problem}); "
-            f"{replacement} used instead"
-        )
-        return
-    raise StackUnavailable(
-        f"The {name} at {redact(url)} cannot be reached ({problem}); {SERVICES_HINT}"
-    )
-
-
-def _kind(url: str | None) -> str:
-    if url and url.startswith("postgresql"):
-        return "PostgreSQL"
-    return "SQLite"
+def _kind(part: str, url: str | None) -> str:
+    if part == "cache":
+        return "Redis"
+    return "PostgreSQL" if url and url.startswith("postgresql") else "SQLite database"
 
 
 def _announce() -> None:
