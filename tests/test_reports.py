@@ -24,7 +24,12 @@ from support.reports.figures import format_ms, percentile, summarise
 from support.reports.html import format_seconds
 from support.reports.results import RunResult
 
-FAILING = ["Alice gets a wrong answer", "The assistant breaks down", "The chat cannot be reached"]
+FAILING = [
+    "Alice gets a wrong answer",
+    "The assistant breaks down",
+    "The chat cannot be reached",
+    "Alice's visit cannot be tidied away",
+]
 PASSING = [
     "Alice gets the answer to a sum",
     "Alice's conversation is kept",
@@ -78,7 +83,7 @@ def test_console_keeps_progress_and_ends_with_the_closing_block(full_run: Fixtur
     out = full_run.stdout
     assert "features/chat.feature  ...." in out, out
     summary = out.index("scenarios passed")
-    block = out.index("Golden Path FAILED: 5 passed, 3 failed (backends: embedded)")
+    block = out.index("Golden Path FAILED: 5 passed, 4 failed (backends: embedded)")
     assert block > summary, out
     tail = out[block:]
     assert "database  SQLite (embedded, aiosqlite)" in tail
@@ -161,6 +166,19 @@ def test_cucumber_json_reports_a_failed_set_up_as_a_failed_before_hook(
     assert [step["result"]["status"] for step in unreachable["steps"]] == ["skipped", "skipped"]
 
 
+def test_cucumber_json_reports_a_failed_clean_up_as_a_failed_after_hook(
+    full_run: FixtureRun,
+) -> None:
+    untidy = scenario_named(full_run.cucumber(), "Alice's visit cannot be tidied away")
+    assert [step["result"]["status"] for step in untidy["steps"]] == ["passed", "passed"]
+    (hook,) = untidy["after"]
+    assert hook["match"] == {"location": "cleanup:tidy_up"}
+    assert hook["result"]["error_message"].startswith(
+        "The clean-up after this scenario failed:"
+        " PermissionError: Alice's conversation could not be deleted"
+    )
+
+
 def test_cucumber_json_keeps_doc_strings_tables_and_outline_rows(full_run: FixtureRun) -> None:
     document = full_run.cucumber()
     note = step_named(
@@ -190,7 +208,7 @@ def test_html_header_says_verdict_counts_duration_and_backends(full_run: Fixture
     page = _page(full_run)
     assert page.by_id("verdict").text.strip() == "FAILED"  # type: ignore[union-attr]
     summary = " ".join(page.by_id("summary").text.split())  # type: ignore[union-attr]
-    assert summary.startswith("8 scenarios: 5 passed, 3 failed · 24 steps · took ")
+    assert summary.startswith("9 scenarios: 5 passed, 4 failed · 26 steps · took ")
     backends = page.by_id("backends").text  # type: ignore[union-attr]
     assert "SQLite (embedded, aiosqlite)" in backends
     assert "in-process at ws://127.0.0.1:45123/ws" in backends
@@ -207,7 +225,7 @@ def test_html_names_every_scenario_with_its_status_and_step_durations(
     statuses = {a.find(cls="scenario-name").text: a.attrs["data-status"] for a in articles}  # type: ignore[union-attr]
     assert {name for name, status in statuses.items() if status == "failed"} == set(FAILING)
     steps = page.find_all("li", "step")
-    assert len(steps) == 24
+    assert len(steps) == 26
     for step in steps:
         if "status-passed" in step.classes:
             assert step.find(cls="duration").text.strip().endswith("ms")  # type: ignore[union-attr]
@@ -245,9 +263,9 @@ def test_html_offers_status_and_tag_filters_and_the_metrics(full_run: FixtureRun
     page = _page(full_run)
     filters = {a.attrs["data-status"]: a.text for a in page.find_all("a", "status-filter")}
     assert filters == {
-        "all": "All (8)",
+        "all": "All (9)",
         "passed": "Passed (5)",
-        "failed": "Failed (3)",
+        "failed": "Failed (4)",
         "skipped": "Not run (0)",
     }
     options = [o.attrs["value"] for o in page.by_id("tag-filter").find_all("option")]  # type: ignore[union-attr]
@@ -297,7 +315,7 @@ def test_metrics_json_has_figures_per_operation_with_backends(full_run: FixtureR
         for step in element["steps"]
         if step["name"] == "Alice is signed in" and step["result"]["status"] == "passed"
     ]
-    assert metrics["operations"]["connect_auth"]["count"] == len(signed_in) == 7
+    assert metrics["operations"]["connect_auth"]["count"] == len(signed_in) == 8
     assert metrics["not_observed"] == ["message_store", "cache_set_get"]
 
 
@@ -385,7 +403,7 @@ def test_userdata_moves_the_reports_to_another_directory(tmp_path: Path) -> None
 def test_a_run_that_cannot_start_says_so(tmp_path: Path) -> None:
     run = run_behave(prepare(tmp_path), "-D", "broken_start=yes")
     assert run.returncode == 1
-    assert "Golden Path NOT RUN: 0 passed, 0 failed, 8 not run" in run.stdout
+    assert "Golden Path NOT RUN: 0 passed, 0 failed, 9 not run" in run.stdout
     assert "no backend recorded (the stack did not start)" in run.stdout
     page = _page(run)
     assert page.by_id("verdict").text.strip() == "NOT RUN"  # type: ignore[union-attr]

@@ -131,9 +131,10 @@ def test_cucumber_json_satisfies_cucumbers_own_schema(
     ]
     elements = [e for feature in converted for e in feature["elements"] if e["type"] == "scenario"]
     failed = sorted(e["name"] for e in elements if _scenario_failed(e))
-    assert len(elements) == 8
+    assert len(elements) == 9
     assert failed == [
         "Alice gets a wrong answer",
+        "Alice's visit cannot be tidied away",
         "The assistant breaks down",
         "The chat cannot be reached",
     ]
@@ -149,7 +150,7 @@ def test_a_cucumber_html_reporter_counts_what_the_run_counted(
     assert result["featureCount"]["total"] == 3
     assert result["featureCount"]["failed"] == 1
     scenarios = result["scenarios"]
-    assert (scenarios["total"], scenarios["passed"], scenarios["failed"]) == (8, 5, 3)
+    assert (scenarios["total"], scenarios["passed"], scenarios["failed"]) == (9, 5, 4)
     assert (scenarios["skipped"], scenarios["notDefined"], scenarios["pending"]) == (0, 0, 0)
     wrong = next(
         element
@@ -214,7 +215,7 @@ def test_chromium_renders_the_page_and_names_every_scenario(
         s["name"] for f in full_run.cucumber() for s in f["elements"] if s["type"] == "scenario"
     )
     assert sorted(_visible(document)) == expected
-    assert _shown_count(document) == "8 of 8 scenarios shown"
+    assert _shown_count(document) == "9 of 9 scenarios shown"
     assert document.by_id("verdict").text.strip() == "FAILED"  # type: ignore[union-attr]
 
 
@@ -225,10 +226,11 @@ def test_chromium_filters_by_status_and_tag_from_a_link(
     failed = _rendered(chromium, page, "status=failed")
     assert sorted(_visible(failed)) == [
         "Alice gets a wrong answer",
+        "Alice's visit cannot be tidied away",
         "The assistant breaks down",
         "The chat cannot be reached",
     ]
-    assert _shown_count(failed) == "3 of 8 scenarios shown"
+    assert _shown_count(failed) == "4 of 9 scenarios shown"
     hidden_features = {f.attrs["id"] for f in failed.find_all("section", "feature") if f.hidden}
     assert hidden_features == {"asking-the-assistant", "leaving-a-note"}
 

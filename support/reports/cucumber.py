@@ -28,8 +28,6 @@ from support.reports.results import (
     TagRef,
 )
 
-HOOK_LOCATION = "environment.py"
-
 
 def _ns(seconds: float) -> int:
     return round(seconds * 1_000_000_000)
@@ -95,7 +93,7 @@ def scenario_json(scenario: ScenarioResult) -> dict[str, Any]:
     if hook is not None:
         data[hook.phase] = [
             {
-                "match": {"location": f"{HOOK_LOCATION}:{hook.hook}"},
+                "match": {"location": hook.location},
                 "result": {
                     "status": FAILED,
                     "duration": 0,

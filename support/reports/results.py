@@ -54,6 +54,7 @@ _SCENARIO_FAILURES = (
 )
 
 _HOOK_ERROR = re.compile(r"HOOK-ERROR in (?P<hook>\w+)(?:\(tag=[^)]*\))?: ?", re.MULTILINE)
+_CLEANUP_ERROR = re.compile(r"^CLEANUP-ERROR in (?P<name>[^:\n]+): (?P<what>.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class HookFailure:
     """A failure outside the steps: `phase` is "before" (set-up) or "after" (clean-up)."""
 
     phase: str
-    hook: str
+    location: str
     failure: Failure
 
 
@@ -148,10 +149,6 @@ class ScenarioResult:
             if step.failure is not None:
                 return step.failure
         return self.hook_failure.failure if self.hook_failure else None
-
-    @property
-    def failing_step(self) -> StepResult | None:
-        return next((step for step in self.steps if step.status != PASSED and step.ran), None)
 
 
 @dataclass(frozen=True)
@@ -314,14 +311,14 @@ def _tidy(text: str) -> str:
 
 def describe_hook_failure(scenario: Scenario, any_step_ran: bool) -> HookFailure | None:
     """A set-up or clean-up failure of a scenario, said plainly."""
-    if scenario.status not in (Status.hook_error, Status.cleanup_error):
+    if scenario.status == Status.cleanup_error:
+        return _cleanup_failure(scenario)
+    if scenario.status != Status.hook_error:
         return None
     raw = (scenario.error_message or "").strip()
     match = _HOOK_ERROR.search(raw)
-    hook = match.group("hook") if match else "cleanup"
-    text = _HOOK_ERROR.sub("", raw).strip() if raw else ""
-    if scenario.status == Status.cleanup_error and not raw:
-        text = "a clean-up registered by a step raised an error"
+    hook = match.group("hook") if match else "hook"
+    text = _HOOK_ERROR.sub("", raw).strip()
     phase = "before" if hook.startswith("before") or not any_step_ran else "after"
     if phase == "before":
         message = f"The set-up before this scenario failed, so its steps did not run: {text}"
@@ -330,7 +327,23 @@ def describe_hook_failure(scenario: Scenario, any_step_ran: bool) -> HookFailure
     details = _traceback_text(
         getattr(scenario, "exception", None), getattr(scenario, "exc_traceback", None)
     )
-    return HookFailure(phase, hook, Failure(message.rstrip(": "), details or raw))
+    return HookFailure(
+        phase, f"environment.py:{hook}", Failure(message.rstrip(": "), details or raw)
+    )
+
+
+def _cleanup_failure(scenario: Scenario) -> HookFailure:
+    """A clean-up registered with `context.add_cleanup` raised; behave only prints it."""
+    output = _captured(scenario)
+    match = _CLEANUP_ERROR.search(output)
+    if match is None:
+        text = "a clean-up registered during the scenario raised an error"
+        return HookFailure(
+            "after", "cleanup", Failure(f"The clean-up after this scenario failed: {text}", output)
+        )
+    details = output[match.start() :].strip()
+    message = f"The clean-up after this scenario failed: {match.group('what').strip()}"
+    return HookFailure("after", f"cleanup:{match.group('name')}", Failure(message, details))
 
 
 def _step_result(
