@@ -32,7 +32,7 @@ def connects_with_sign_in_in_address(context, user):
     context.cast[user].tries_to_connect(via="query")
 
 
-@when("{user:User} connects from a browser that offers her sign-in as a subprotocol")
+@when("{user:User} connects from a browser, passing her sign-in the way browsers can")
 def connects_with_subprotocol(context, user):
     context.cast[user].tries_to_connect(via="subprotocol")
 

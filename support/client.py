@@ -489,8 +489,8 @@ def _refusal(refused: InvalidStatus) -> Refusal:
 
 # Things an app could send that the service cannot use, as the features describe them.
 UNUSABLE_FRAMES: dict[str, str] = {
-    "something that is not JSON": "{this is not json",
-    "a message of an unknown kind": json.dumps({"type": "dance", "content": "hello"}),
+    "something that cannot be read at all": "{this is not json",
+    "a message of a kind the service does not know": json.dumps({"type": "dance", "content": "hello"}),
     "a message without any text": json.dumps(
         {"type": "user_message", "thread_id": None, "message_id": None}
     ),

@@ -33,17 +33,39 @@ from support.client import Event, Refusal
 
 Rows = Sequence[Mapping[str, Any]]
 
-# PyHamcrest's general matchers, re-exported so steps import every matcher from here.
+# The suite's matchers, and PyHamcrest's general ones re-exported so steps import every
+# matcher from here.
 __all__ = [
+    "a_cache_entry",
+    "a_cached_answer",
+    "a_conversation",
+    "a_run_record",
+    "a_session_record",
+    "a_well_formed_run",
     "all_of",
     "assert_that",
+    "cache_entries_of",
     "contains_exactly",
     "contains_string",
     "empty",
+    "ended",
     "equal_to",
+    "exactly_seqs",
+    "expiring_within",
     "has_entries",
     "has_properties",
+    "keys_in_namespace",
+    "no_cache_entry",
     "not_none",
+    "numbered_without_gaps",
+    "only_from",
+    "problem_of",
+    "refused_because",
+    "the_same_events_as",
+    "tools_finish_before_the_answer",
+    "used_tool",
+    "worked_on_by",
+    "working_notes",
 ]
 
 

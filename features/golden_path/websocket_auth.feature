@@ -34,8 +34,8 @@ Feature: Only signed-in users get a live connection
     When Alice connects with her sign-in written into the address
     Then Alice is turned away before the connection opens, because the sign-in is missing
 
-  Scenario: A browser that can only offer the sign-in as a subprotocol connects
-    When Alice connects from a browser that offers her sign-in as a subprotocol
+  Scenario: A browser app connects, passing the sign-in the only way browsers can
+    When Alice connects from a browser, passing her sign-in the way browsers can
     Then Alice is greeted as herself
     And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
 
@@ -46,11 +46,11 @@ Feature: Only signed-in users get a live connection
     And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
 
     Examples:
-      | something                      | problem                                |
-      | something that is not JSON     | her message could not be read          |
-      | a message of an unknown kind   | the kind of message is not known       |
-      | a message without any text     | the message is incomplete              |
-      | a question longer than 64 KiB  | the message is too large               |
+      | something                                     | problem                          |
+      | something that cannot be read at all          | her message could not be read    |
+      | a message of a kind the service does not know | the kind of message is not known |
+      | a message without any text                    | the message is incomplete        |
+      | a question longer than 64 KiB                 | the message is too large         |
 
   Scenario: A reconnecting user resumes and receives exactly what she missed
     Given Alice is signed in
