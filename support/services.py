@@ -77,6 +77,10 @@ class ServicesError(Exception):
     exit_code = EXIT_FAILED
 
 
+class PortTakenError(ServicesError):
+    """Someone else started listening on the port chosen a moment ago."""
+
+
 class MissingBinaryError(ServicesError):
     """A program is not installed; the message names the Debian package that provides it."""
 
@@ -239,7 +243,10 @@ def free_port(host: str = HOST) -> int:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could listen on the port now (SO_REUSEADDR, as servers bind, so
+    connections of a stopped server still in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -281,6 +288,16 @@ def _mirakuru() -> Any:
     except ImportError:
         raise ServicesError("mirakuru is not installed: pip install -e '.[real]'") from None
     return mirakuru
+
+
+def _redis_py() -> Any:
+    try:
+        import redis
+    except ImportError as exc:
+        raise ServicesError(
+            f"redis-py cannot be imported ({exc}): pip install -e '.[real]'"
+        ) from None
+    return redis
 
 
 def _detached_executor(mirakuru: Any) -> Any:
@@ -418,9 +435,7 @@ class PostgresServer:
         try:
             executor.start()
         except mirakuru.AlreadyRunning:
-            raise ServicesError(
-                f"port {HOST}:{self.state.port} is already taken; run `up` again"
-            ) from None
+            raise PortTakenError(f"port {HOST}:{self.state.port} is already taken") from None
         except (mirakuru.ProcessExitedWithError, mirakuru.TimeoutExpired) as exc:
             raise ServicesError(
                 f"PostgreSQL did not start on {HOST}:{self.state.port} ({exc}); "
@@ -521,12 +536,10 @@ class RedisServer:
         )
 
     def _client(self) -> Any:
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ImportError:
-            raise ServicesError("redis-py is not installed: pip install -e '.[real]'") from None
+        redis = _redis_py()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         return redis.Redis(
             host=HOST,
             port=self.state.port,
@@ -561,9 +574,7 @@ class RedisServer:
         try:
             executor.start()
         except mirakuru.AlreadyRunning:
-            raise ServicesError(
-                f"port {HOST}:{self.state.port} is already taken; run `up` again"
-            ) from None
+            raise PortTakenError(f"port {HOST}:{self.state.port} is already taken") from None
         except (mirakuru.ProcessExitedWithError, mirakuru.TimeoutExpired) as exc:
             raise ServicesError(
                 f"redis-server did not start on {HOST}:{self.state.port} ({exc}); "
@@ -583,8 +594,7 @@ class RedisServer:
         if not alive:
             self.pid_file.unlink(missing_ok=True)
             return False
-        import redis
-
+        redis = _redis_py()
         client = self._client()
         try:
             client.shutdown(nosave=True)
@@ -750,11 +760,7 @@ class LocalServices:
             _say(f"postgres: initdb in {postgres.data_dir}")
             postgres.init()
         if not postgres.running()[0]:
-            if not port_is_free(state.postgres.port):
-                state.postgres.port = free_port()
-            state.save(self.state_file)
-            _say(f"postgres: starting on {HOST}:{state.postgres.port}")
-            postgres.start()
+            self._start_on_a_free_port(postgres, state, state.postgres)
         else:
             _say(f"postgres: already running on {HOST}:{state.postgres.port}")
 
@@ -764,11 +770,7 @@ class LocalServices:
             )
         redis_server = RedisServer(state.redis, redis_binary, self.timeout)
         if not redis_server.running()[0]:
-            if not port_is_free(state.redis.port):
-                state.redis.port = free_port()
-            state.save(self.state_file)
-            _say(f"redis: starting on {HOST}:{state.redis.port}")
-            redis_server.start()
+            self._start_on_a_free_port(redis_server, state, state.redis)
         else:
             _say(f"redis: already running on {HOST}:{state.redis.port}")
 
@@ -777,6 +779,27 @@ class LocalServices:
         _write_private(self.env_file, "\n".join(urls.shell_lines()) + "\n")
         _write_private(self.json_file, json.dumps(asdict(urls), indent=2) + "\n")
         return urls
+
+    def _start_on_a_free_port(
+        self,
+        server: PostgresServer | RedisServer,
+        state: State,
+        part: PostgresState | RedisState,
+    ) -> None:
+        """Start on the port used last time if it is free, else on a new one; a port
+        taken between choosing and binding it is chosen again (three attempts)."""
+        name = "postgres" if isinstance(server, PostgresServer) else "redis"
+        for attempt in range(3):
+            if attempt or not port_is_free(part.port):
+                part.port = free_port()
+            state.save(self.state_file)
+            _say(f"{name}: starting on {HOST}:{part.port}")
+            try:
+                server.start()
+                return
+            except PortTakenError as exc:
+                _say(f"{name}: {exc}; choosing another port")
+        raise ServicesError(f"{name}: no free port found in three attempts")
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop whatever runs (idempotent); with purge, delete data too. Returns what
@@ -881,6 +904,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServicesError as exc:
         _say(f"error: {exc}")
         return exc.exit_code
+    except OSError as exc:
+        _say(f"error: {exc}")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
