@@ -112,7 +112,6 @@ async def eventually(
     """Re-read with `read` until `holds(value)`; the value. Fails with the last value seen."""
     deadline = time.monotonic() + timeout
     pause = _FIRST_PAUSE_S
-    loop = asyncio.get_running_loop()
     while True:
         value = await read()
         if holds(value):
@@ -121,13 +120,9 @@ async def eventually(
             raise AssertionError(
                 f"expected {what} within {timeout:g} s; last seen: {describe(value)}"
             )
-        paced = loop.create_future()
-        handle = loop.call_later(min(pause, max(deadline - time.monotonic(), 0)),
-                                 paced.set_result, None)
-        try:
-            await paced
-        finally:
-            handle.cancel()
+        # The poll interval of `eventually`: storage gives no signal to await, so it is
+        # re-read at a growing interval, never past the deadline.
+        await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0)))
         pause = min(pause * 2, _LONGEST_PAUSE_S)
 
 
