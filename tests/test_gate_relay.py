@@ -568,9 +568,12 @@ class SuiteRun:
         return found[-1] if found else "(no summary: the run did not complete)"
 
 
-def run_suite(relay: CorruptingRelay, gateway: Gateway, names: list[str]) -> SuiteRun:
+def run_suite(
+    relay: CorruptingRelay, gateway: Gateway, names: list[str], reports: Path
+) -> SuiteRun:
     """behave on the golden path through the relay, on the gateway's storage, limited to
-    the scenarios `names`; JUnit files are left alone."""
+    the scenarios `names`; its reports go to `reports`, JUnit files nowhere, so the
+    reports of the last real run stay as they were."""
     selection = [arg for name in names for arg in ("-n", name)]
     result = subprocess.run(
         [
@@ -582,6 +585,8 @@ def run_suite(relay: CorruptingRelay, gateway: Gateway, names: list[str]) -> Sui
             f"gateway_url={relay.url}",
             "-D",
             "backends=real",
+            "-D",
+            f"golden_path.reports_dir={reports}",
             "--no-junit",
             "--no-color",
             "-f",
@@ -623,11 +628,11 @@ def suite_ready() -> None:
 
 
 def test_the_suite_passes_through_a_faithful_relay(
-    suite_ready: None, relay: CorruptingRelay, gateway: Gateway
+    suite_ready: None, relay: CorruptingRelay, gateway: Gateway, tmp_path: Path
 ) -> None:
     relay.corruption = Corruption.NONE
     names = sorted({name for guarded in GUARDS.values() for name in guarded})
-    run = run_suite(relay, gateway, names)
+    run = run_suite(relay, gateway, names, tmp_path)
     assert run.returncode == 0, (
         f"through a faithful relay: {run.summary()}; failing {run.failing}\n{run.output[-4000:]}"
     )
@@ -637,11 +642,15 @@ def test_the_suite_passes_through_a_faithful_relay(
 
 @pytest.mark.parametrize("corruption", list(GUARDS), ids=lambda c: c.value)
 def test_the_suite_fails_on_a_corrupted_stream(
-    suite_ready: None, relay: CorruptingRelay, gateway: Gateway, corruption: Corruption
+    suite_ready: None,
+    relay: CorruptingRelay,
+    gateway: Gateway,
+    corruption: Corruption,
+    tmp_path: Path,
 ) -> None:
     relay.corruption = corruption
     try:
-        run = run_suite(relay, gateway, GUARDS[corruption])
+        run = run_suite(relay, gateway, GUARDS[corruption], tmp_path)
     finally:
         relay.corruption = Corruption.NONE
     assert run.returncode != 0, (
