@@ -4,12 +4,39 @@ The gateway refuses a connection before the WebSocket upgrade, with one of the r
 the wire contract (§5): `missing`, `malformed`, `expired`, `not_yet_valid`,
 `bad_signature`, `wrong_audience`, `wrong_issuer`, `unsupported_algorithm`, `revoked`.
 Clients and the acceptance suite rely on the exact reason, so every PyJWT failure is
-mapped here and nowhere else. Algorithms come from an allow-list (`HS256` by default;
-`RS256`/`ES256` verify with the configured public key); `none` is never accepted.
+mapped here and nowhere else, and any other failure of a hostile token reads `malformed`
+(a token can never make verification crash).
+
+The rules follow RFC 8725 (JWT best current practices):
+- Algorithms come from an allow-list (`HS256` by default; `RS*`/`PS*`/`ES*`/`EdDSA` verify
+  with the configured public key). `none`, in any spelling, is never accepted, and an
+  algorithm outside the list is `unsupported_algorithm`, whatever the token claims.
+- Each algorithm is verified with the one key configured for its family, never with a key
+  the token chooses: an HS256 token signed with the RS256 public key as its secret (the
+  HS/RS confusion) is `unsupported_algorithm` when HS256 is not allowed, and
+  `bad_signature` when it is (HS tokens are checked against the secret only).
+- `kid` is optional. When present it must name the configured key of the token's
+  algorithm: its id is the RFC 7638 JWK thumbprint of that key (`key_id`). Any other `kid`
+  is `bad_signature` (the token asks for a key this service does not have); a `kid` that
+  is not a string is `malformed`. Headers that point at keys (`jku`, `jwk`, `x5u`, `x5c`)
+  are never followed. A `crit` header is `malformed` (this service implements no
+  extensions), and so is a `typ` other than JWT, at+jwt or JOSE.
+- `iss`, `aud`, `exp`, `nbf` and `iat` are checked with `Settings.jwt_leeway_s` of
+  clock leeway; `sub`, `exp`, `iat`, `iss`, `aud` and `jti` are required.
+- A revoked `jti` (`gp:revoked:{jti}` in the cache) is `revoked`.
+- The token travels in the `Authorization: Bearer` header or the `bearer` subprotocol
+  pair. The query string is never read: a token there leaks into logs, so a handshake
+  whose only token is in the query string is refused as `missing`.
+- A live session ends when its token does (`Claims.session_ends_at`): at `exp` by the
+  gateway's clock; a token admitted only thanks to the leeway lasts until the leeway is
+  used up.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -18,9 +45,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from chat.cache import Cache
-from chat.config import Settings
+from chat.config import MIN_SECRET_BYTES, Settings, SettingsError
 
 REASONS = (
     "missing",
@@ -35,9 +64,24 @@ REASONS = (
 )
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")
 SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"})
+ASYMMETRIC = frozenset({
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+})
+ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt", "jose"})
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,40}$")
 SUBPROTOCOL = "bearer"
+MAX_TOKEN_CHARS = 8192
+# Members of each key type that make up its RFC 7638 thumbprint.
+THUMBPRINT_MEMBERS = {
+    "oct": ("k", "kty"),
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
+# Epoch seconds of 9999-12-31T23:59:59Z: later `exp`/`iat` values are read as this.
+MAX_EPOCH_S = 253402300799
+# Revocations never need to outlive this (a token "valid" for a century is revoked for one).
+MAX_REVOCATION_S = 100 * 365 * 86400
 
 
 class TokenRefused(Exception):
@@ -59,6 +103,80 @@ class Claims:
     issued_at: int
     expires_at: int
 
+    def session_ends_at(self, leeway_s: float, now: float | None = None) -> float:
+        """When a session opened with this token must end (epoch seconds): at `exp`; a
+        token admitted after its `exp` (inside the leeway) lasts until the leeway is over."""
+        current = time.time() if now is None else now
+        return float(self.expires_at) if current < self.expires_at else self.expires_at + leeway_s
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256, base64url) of a key in JWK form."""
+    members = THUMBPRINT_MEMBERS[str(jwk["kty"])]
+    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"),
+                           sort_keys=True)
+    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def _public_jwk(key: Any) -> dict[str, Any]:
+    public = key.public_key() if hasattr(key, "private_bytes") else key
+    if isinstance(public, rsa.RSAPublicKey):
+        return RSAAlgorithm.to_jwk(public, as_dict=True)
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return ECAlgorithm.to_jwk(public, as_dict=True)
+    if isinstance(public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return OKPAlgorithm.to_jwk(public, as_dict=True)
+    raise SettingsError("the configured public key is not an RSA, EC or EdDSA key")
+
+
+def key_id(settings: Settings, algorithm: str = "HS256") -> str:
+    """The id (`kid`) of the key this service verifies `algorithm` with: the RFC 7638
+    thumbprint of the secret (HS*) or of the public key. Issuers may put it in `kid`.
+
+    A thumbprint of the HMAC secret is a SHA-256 of it: it reveals no more than any token
+    signed with that secret already does (both let an attacker test guesses offline)."""
+    return _VerificationKey.build(settings, algorithm).kid
+
+
+@dataclass(frozen=True)
+class _VerificationKey:
+    """The key one allowed algorithm is verified with, loaded once, and its id."""
+
+    kid: str
+    key: Any
+
+    @classmethod
+    def build(cls, settings: Settings, algorithm: str) -> _VerificationKey:
+        if algorithm in SYMMETRIC:
+            secret = settings.jwt_secret
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise SettingsError(
+                    f"GOLDEN_PATH_JWT_ALGORITHMS allows {algorithm} but GOLDEN_PATH_JWT_SECRET "
+                    f"is shorter than {MIN_SECRET_BYTES} bytes")
+            try:
+                jwt.get_algorithm_by_name(algorithm).prepare_key(secret)
+            except jwt.InvalidKeyError as exc:
+                raise SettingsError(f"GOLDEN_PATH_JWT_SECRET cannot sign {algorithm}: {exc}") from None
+            return cls(thumbprint({"kty": "oct", "k": _b64url(secret.encode())}), secret)
+        if algorithm in ASYMMETRIC:
+            if not settings.jwt_public_key:
+                raise SettingsError(
+                    f"GOLDEN_PATH_JWT_ALGORITHMS allows {algorithm} but no public key is "
+                    "configured (set GOLDEN_PATH_JWT_PUBLIC_KEY_FILE)")
+            try:
+                key = jwt.get_algorithm_by_name(algorithm).prepare_key(settings.jwt_public_key)
+            except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+                raise SettingsError(
+                    f"the configured public key cannot verify {algorithm}: {exc}") from None
+            return cls(thumbprint(_public_jwk(key)), key)
+        raise SettingsError(
+            f"GOLDEN_PATH_JWT_ALGORITHMS names {algorithm!r}; allowed are "
+            f"{', '.join(sorted(SYMMETRIC | ASYMMETRIC))}")
+
 
 def issue_token(
     settings: Settings,
@@ -70,11 +188,13 @@ def issue_token(
     algorithm: str = "HS256",
     key: str | None = None,
     extra_claims: Mapping[str, Any] | None = None,
+    kid: str | None = None,
 ) -> str:
     """A signed token for `user_id` with the settings' issuer and audience.
 
     HS* algorithms sign with `settings.jwt_secret` unless `key` is given; RS*/ES* need the
-    private key in `key`. `extra_claims` override or add claims (for example `nbf`).
+    private key in `key`. `extra_claims` override or add claims (for example `nbf`);
+    `kid` is put in the header when given (see `key_id`).
     """
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
@@ -90,7 +210,8 @@ def issue_token(
         if algorithm not in SYMMETRIC:
             raise ValueError(f"{algorithm} needs a private key")
         key = settings.jwt_secret
-    return jwt.encode(claims, key, algorithm=algorithm)
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
 def token_from_headers(headers: Mapping[str, str] | Any) -> str | None:
@@ -116,32 +237,66 @@ def token_from_headers(headers: Mapping[str, str] | Any) -> str | None:
 
 
 class TokenVerifier:
-    """Verifies tokens against the settings and the revocation list in the cache."""
+    """Verifies tokens against the settings and the revocation list in the cache.
+
+    Built once per service; a setting that cannot verify anything (an algorithm without a
+    key, a key of the wrong type, an unknown algorithm) raises `SettingsError` here, so
+    the service fails at start-up rather than refusing every user."""
 
     def __init__(self, settings: Settings, cache: Cache | None = None) -> None:
         self.settings = settings
         self.cache = cache
+        self.leeway_s = max(0, settings.jwt_leeway_s)
         self.algorithms = tuple(a for a in settings.jwt_algorithms if a.lower() != "none")
+        if not self.algorithms:
+            raise SettingsError("GOLDEN_PATH_JWT_ALGORITHMS allows no usable algorithm")
+        self._keys = {a: _VerificationKey.build(settings, a) for a in self.algorithms}
 
-    def _key_for(self, algorithm: str) -> str:
-        if algorithm in SYMMETRIC:
-            return self.settings.jwt_secret
-        if algorithm in ASYMMETRIC and self.settings.jwt_public_key:
-            return self.settings.jwt_public_key
-        raise TokenRefused("unsupported_algorithm", f"no key configured for {algorithm}")
+    @property
+    def key_ids(self) -> dict[str, str]:
+        """Allowed algorithm -> the id of the key it is verified with."""
+        return {algorithm: key.kid for algorithm, key in self._keys.items()}
+
+    def _header(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenRefused("malformed", f"token longer than {MAX_TOKEN_CHARS} characters")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise TokenRefused("malformed", str(exc)) from None
+        if "crit" in header:
+            raise TokenRefused("malformed", "critical header extensions are not supported")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES):
+            raise TokenRefused("malformed", f"token type {typ!r} is not a JWT")
+        return header
+
+    def _key(self, header: Mapping[str, Any]) -> tuple[str, Any]:
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._keys:
+            raise TokenRefused("unsupported_algorithm", f"algorithm {algorithm!r} not allowed")
+        key = self._keys[algorithm]
+        if "kid" in header:
+            kid = header["kid"]
+            if not isinstance(kid, str):
+                raise TokenRefused("malformed", "kid is not a string")
+            if kid != key.kid:
+                raise TokenRefused("bad_signature", f"unknown key id {kid[:80]!r}")
+        return algorithm, key.key
 
     def decode(self, token: str | None) -> Claims:
         """Verify signature and claims (no revocation check); raise `TokenRefused`."""
         if not token:
             raise TokenRefused("missing", "no bearer token in the handshake")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
-            raise TokenRefused("malformed", str(exc)) from None
-        algorithm = header.get("alg")
-        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
-            raise TokenRefused("unsupported_algorithm", f"algorithm {algorithm!r} not allowed")
-        key = self._key_for(algorithm)
+            return self._decode(token)
+        except TokenRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a hostile token must never crash the check
+            raise TokenRefused("malformed", f"{type(exc).__name__}: {exc}"[:200]) from None
+
+    def _decode(self, token: str) -> Claims:
+        algorithm, key = self._key(self._header(token))
         try:
             claims = jwt.decode(
                 token,
@@ -149,7 +304,7 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 audience=self.settings.jwt_audience,
                 issuer=self.settings.jwt_issuer,
-                leeway=self.settings.jwt_leeway_s,
+                leeway=self.leeway_s,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.InvalidSignatureError as exc:
@@ -174,8 +329,8 @@ class TokenVerifier:
         return Claims(
             user_id=subject,
             jti=jti,
-            issued_at=int(claims["iat"]),
-            expires_at=int(claims["exp"]),
+            issued_at=_epoch(claims["iat"]),
+            expires_at=_epoch(claims["exp"]),
         )
 
     async def verify(self, token: str | None) -> Claims:
@@ -186,9 +341,15 @@ class TokenVerifier:
         return claims
 
 
+def _epoch(value: Any) -> int:
+    """A numeric date claim (already checked by PyJWT) as whole seconds in 0..MAX_EPOCH_S."""
+    return max(0, min(int(value), MAX_EPOCH_S))
+
+
 async def revoke_token(redis: Any, jti: str, expires_at: int) -> None:
-    """Put `jti` on the revocation list until `expires_at` (epoch seconds), at least 1 s."""
-    await Cache(redis).revoke(jti, expires_at)
+    """Put `jti` on the revocation list until `expires_at` (epoch seconds), at least 1 s
+    and at most `MAX_REVOCATION_S`."""
+    await Cache(redis).revoke(jti, min(int(expires_at), int(time.time()) + MAX_REVOCATION_S))
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
