@@ -1,0 +1,134 @@
+"""Command line of the benchmark: `python -m support.bench [--backends embedded|real]
+[--quick] [--out DIR]`.
+
+Starts the suite's stack with the same settings the suite reads (DESIGN §4), runs the
+phases of `support.bench.measure` on its loop, prints the table and writes the reports.
+Exit status 0 when the reports were written (whatever the targets say: they are read
+from the reports, not enforced), 2 when the stack or the settings are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from support import loop
+from support import stack as stack_module
+from support.bench import measure
+from support.bench.figures import Figure
+from support.bench.report import document, machine_info, table, write
+from support.bench.wire import RawServer
+from support.config import ConfigError, SuiteConfig
+from support.runinfo import RUN
+
+DEFAULT_OUT = Path("reports")
+RUN_TIMEOUT_S = 900.0
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raise this process's soft limit on open files to `needed` (capped at the hard
+    limit; children inherit it); the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def run_all(stack: stack_module.Stack, plan: measure.Plan) -> list[Figure]:
+    """Every phase in turn on the running stack; the figures in the order of the reports."""
+    database_url = str(stack.service.database_url)
+    bench = measure.Bench(stack, plan, measure.raw_engine(database_url))
+    raw_server = await RawServer.start()
+    by_name: dict[str, Figure] = {}
+    try:
+        phases = (
+            ("connect and authenticate", lambda: measure.connect_auth(bench, raw_server)),
+            ("run latency, one user", lambda: measure.run_latency(bench)),
+            ("store", lambda: measure.store_figures(bench)),
+            ("cache", lambda: measure.cache_figures(bench)),
+            (f"runs per second, {plan.throughput_users} users",
+             lambda: measure.runs_per_second(bench)),
+            (f"{plan.concurrent_users} users at once",
+             lambda: measure.concurrent_users(bench, raw_server)),
+            (f"{plan.idle_connections} idle connections",
+             lambda: measure.idle_connections(bench)),
+        )
+        for label, phase in phases:
+            started = time.perf_counter()
+            for figure in await phase():
+                by_name[figure.name] = figure
+            _say(f"{label}: {time.perf_counter() - started:.1f} s")
+    finally:
+        await raw_server.close()
+        if stack.config.backends != "embedded":
+            await stack.storage.delete_users(bench.users)
+            await stack.cache.delete_users(bench.users)
+        await bench.raw.dispose()
+    order = [name for name in measure_order() if name in by_name]
+    return [by_name[name] for name in order]
+
+
+def measure_order() -> tuple[str, ...]:
+    from support.bench.figures import FIGURE_NAMES
+
+    return FIGURE_NAMES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m support.bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", choices=("embedded", "real"),
+                        help="embedded (default) or real: PostgreSQL and Redis named by "
+                             "GOLDEN_PATH_DATABASE_URL and GOLDEN_PATH_REDIS_URL")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer samples, for CI (about half a minute)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="directory of bench.json and bench.md (default: reports)")
+    args = parser.parse_args(argv)
+    try:
+        config = SuiteConfig.load({"backends": args.backends or ""})
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if config.external_gateway:
+        print("error: the benchmark starts its own gateway to measure its store and cache; "
+              "unset GOLDEN_PATH_GATEWAY_URL", file=sys.stderr)
+        return 2
+    plan = measure.Plan.quick() if args.quick else measure.Plan.full()
+    raise_open_files_limit(2 * (plan.idle_connections + plan.concurrent_users
+                                + plan.connect_n) + 1024)
+    machine = machine_info()
+    started = time.perf_counter()
+    try:
+        stack = stack_module.start(config)
+    except stack_module.StackUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        figures = loop.run(run_all(stack, plan), timeout=RUN_TIMEOUT_S, what="the benchmark")
+    finally:
+        stack_module.stop(stack)
+    backends = {"mode": config.backends, **RUN.backends,
+                "idle-connection gateway": "python -m chat serve in its own process, on the "
+                + ("same kind of backends, embedded in that process" if config.backends ==
+                   "embedded" else "same PostgreSQL and Redis")}
+    doc = document(figures, backends, "quick" if args.quick else "full", machine,
+                   asdict(plan), time.perf_counter() - started)
+    json_path, md_path = write(args.out, doc)
+    print(table(doc))
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
