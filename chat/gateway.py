@@ -5,6 +5,22 @@ body naming the reason); each accepted connection gets one handler that turns fr
 calls on `RunService` and sends events back, and cleans up in `finally`. All frames to a
 client go through one queue and one writer task, so replayed and live events never
 interleave out of order, and errors keep their place among events.
+
+Hostile input never takes down a connection or the server. Every text frame gets an
+answer in its place: an `error` event (`invalid_json`, `invalid_message`, `unknown_type`,
+`message_too_large`, `not_found`; `internal_error` if handling it failed unexpectedly,
+which is logged) or the events of the run it starts. Frames that are not JSON (or nest
+deeper than the parser goes, or carry numbers it will not read), binary frames (the
+contract speaks JSON text), strings with NUL characters or unpaired surrogates (no store
+keeps them), ids over 200 characters and `after_seq` outside 0..2**31-1 are answered with
+an error and the connection stays open. Close codes (RFC 6455), the only ways a connection
+ends that the client did not choose:
+- 4401 "token expired": the sign-in ran out during the session (after an `error` event
+  `token_expired`); the session is recorded `ended`. Connect again with a new token.
+- 1007: a text frame that is not valid UTF-8 (closed by the websockets library).
+- 1009: a frame over the 1 MiB transport limit (closed by the library).
+- 1002: a frame that breaks the WebSocket framing itself (closed by the library).
+- 1001: the service is shutting down.
 """
 
 from __future__ import annotations
@@ -13,6 +29,7 @@ import asyncio
 import http
 import json
 import logging
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +53,13 @@ HEALTH_PATH = "/healthz"
 MAX_CONTENT_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_CLIENT_ID_CHARS = 200
+MAX_SEQ = 2**31 - 1
+TOKEN_EXPIRED_CLOSE = 4401
+TOKEN_EXPIRED_REASON = "token expired"
+# After the close of an expired session is queued, how long a stalled writer may delay it.
+CLOSE_GRACE_S = 5.0
+# Longest single timer wait while a session runs towards its token's end.
+MAX_TIMER_S = 86400.0
 ALL_RUNS = None
 
 
@@ -81,6 +105,8 @@ class ClientSession:
         self.following = _Following()
         self.sent_seq: dict[str, int] = {}
         self.closed = False
+        self.ends_at = claims.session_ends_at(gateway.verifier.leeway_s)
+        self.expired = False
 
     # outbound -----------------------------------------------------------------------
 
@@ -99,6 +125,10 @@ class ClientSession:
             kind, item = await self.outbound.get()
             if kind == "frame":
                 await self.websocket.send(json.dumps(item))
+            elif kind == "close":
+                code, reason = item
+                await self.websocket.close(code, reason)
+                return
             elif kind == "live":
                 if self._wants(item):
                     await self._send_event(item)
@@ -146,6 +176,17 @@ class ClientSession:
         elif runs is not ALL_RUNS:
             runs.add(run_id)
 
+    async def expire(self) -> None:
+        """End the session when its token does: an `error` event `token_expired`, then
+        close code 4401, in queue order after what was already on its way."""
+        while (remaining := self.ends_at - time.time()) > 0:
+            await asyncio.sleep(min(remaining, MAX_TIMER_S))
+        self.expired = True
+        self.send_error("token_expired", "the sign-in has expired; connect again with a new one")
+        self.outbound.put_nowait(("close", (TOKEN_EXPIRED_CLOSE, TOKEN_EXPIRED_REASON)))
+        await asyncio.sleep(CLOSE_GRACE_S)
+        await self.websocket.close(TOKEN_EXPIRED_CLOSE, TOKEN_EXPIRED_REASON)
+
     def unfollow_all(self) -> None:
         self.closed = True
         for subscription in self.following.subscriptions.values():
@@ -155,6 +196,8 @@ class ClientSession:
     # inbound ------------------------------------------------------------------------
 
     async def handle_frame(self, raw: str | bytes) -> None:
+        if self.expired or time.time() >= self.ends_at:
+            return  # the token has run out: nothing more is done for this session
         try:
             frame = self._parse(raw)
             kind = frame.get("type")
@@ -165,17 +208,22 @@ class ClientSession:
             elif kind == "resume":
                 await self._resume(frame)
             else:
-                raise FrameError("unknown_type", f"unknown frame type {kind!r}")
+                raise FrameError("unknown_type", f"unknown frame type {kind[:60]!r}")
         except FrameError as exc:
             self.send_error(exc.code, exc.message)
         except NotFound as exc:
             self.send_error("not_found", str(exc))
+        except Exception:
+            log.exception("frame of connection %s not handled", self.connection_id)
+            self.send_error("internal_error", "the service could not handle this message")
 
     @staticmethod
     def _parse(raw: str | bytes) -> dict[str, Any]:
+        if not isinstance(raw, str):
+            raise FrameError("invalid_message", "binary frames are not read; send JSON text")
         try:
             frame = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise FrameError("invalid_json", "the frame is not valid JSON") from None
         if not isinstance(frame, dict):
             raise FrameError("invalid_message", "a frame must be a JSON object")
@@ -187,20 +235,16 @@ class ClientSession:
         message_id = frame.get("message_id")
         if not isinstance(content, str):
             raise FrameError("invalid_message", "'content' must be a string")
+        _check_text(content, "content")
         if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
             raise FrameError("message_too_large",
                              f"'content' is over {MAX_CONTENT_BYTES // 1024} KiB")
         if not content.strip():
             raise FrameError("invalid_message", "'content' must not be empty")
-        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
-            raise FrameError("invalid_message", "'thread_id' must be a string or null")
-        if message_id is not None and (
-            not isinstance(message_id, str) or not message_id
-            or len(message_id) > MAX_CLIENT_ID_CHARS
-        ):
-            raise FrameError("invalid_message",
-                             f"'message_id' must be a string of 1 to {MAX_CLIENT_ID_CHARS} "
-                             "characters or null")
+        if thread_id is not None:
+            thread_id = _checked_id(thread_id, "thread_id")
+        if message_id is not None:
+            message_id = _checked_id(message_id, "message_id")
         await asyncio.shield(self._start(content, thread_id, message_id))
 
     async def _start(self, content: str, thread_id: str | None, message_id: str | None) -> None:
@@ -218,11 +262,12 @@ class ClientSession:
             service.launch(submission)
 
     async def _resume(self, frame: dict[str, Any]) -> None:
-        thread_id, after_seq = frame.get("thread_id"), frame.get("after_seq", 0)
-        if not isinstance(thread_id, str) or not thread_id:
-            raise FrameError("invalid_message", "'thread_id' must be a string")
-        if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
-            raise FrameError("invalid_message", "'after_seq' must be a non-negative integer")
+        thread_id = _checked_id(frame.get("thread_id"), "thread_id")
+        after_seq = frame.get("after_seq", 0)
+        if (not isinstance(after_seq, int) or isinstance(after_seq, bool)
+                or not 0 <= after_seq <= MAX_SEQ):
+            raise FrameError("invalid_message",
+                             f"'after_seq' must be an integer from 0 to {MAX_SEQ}")
         service = self.gateway.service
         if not await service.thread_exists(self.user_id, thread_id):
             raise NotFound(f"thread {thread_id} not found")
@@ -230,6 +275,26 @@ class ClientSession:
         user_id = self.user_id
         self.outbound.put_nowait(
             ("replay", lambda: service.thread_events_after(user_id, thread_id, after_seq)))
+
+
+def _check_text(value: str, name: str) -> None:
+    """A client string every store can keep: no NUL, no unpaired surrogate."""
+    if "\x00" in value:
+        raise FrameError("invalid_message", f"'{name}' must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError("invalid_message", f"'{name}' is not valid Unicode text") from None
+
+
+def _checked_id(value: Any, name: str) -> str:
+    """A client-chosen id: a string of 1 to MAX_CLIENT_ID_CHARS characters (null allowed
+    by the caller where the contract allows it)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_ID_CHARS:
+        raise FrameError("invalid_message", f"'{name}' must be a string of 1 to "
+                                            f"{MAX_CLIENT_ID_CHARS} characters")
+    _check_text(value, name)
+    return value
 
 
 class Gateway:
@@ -276,11 +341,13 @@ class Gateway:
                                "user_id": client.user_id})
             pump = asyncio.create_task(client.pump(), name=f"send {client.connection_id}")
             receiver = asyncio.create_task(self._receive(client))
-            done, _ = await asyncio.wait({pump, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (pump, receiver):
+            expiry = asyncio.create_task(client.expire())
+            tasks = (pump, receiver, expiry)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
                 if task not in done:
                     task.cancel()
-            await asyncio.gather(pump, receiver, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             client.unfollow_all()
             self.sessions.discard(client)
@@ -288,7 +355,7 @@ class Gateway:
                 pump.cancel()
             if client.session_id is not None:
                 close = websocket.protocol.close_rcvd
-                ended = close is not None and close.code == 1000
+                ended = client.expired or (close is not None and close.code == 1000)
                 try:
                     await asyncio.shield(self.service.close_session(
                         client.user_id, client.session_id, client.connection_id, ended=ended))
