@@ -8,6 +8,7 @@ before anything starts, with one line that names the setting and what to do.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -29,7 +30,10 @@ KEYS: dict[str, str] = {
     "jwt_issuer": "GOLDEN_PATH_JWT_ISSUER",
     "jwt_audience": "GOLDEN_PATH_JWT_AUDIENCE",
     "timeout": "GOLDEN_PATH_TIMEOUT",
+    "services": "GOLDEN_PATH_SERVICES",
 }
+# the URLs a services file (written by `python -m support.services up`) may provide
+SERVICE_KEYS = ("database_url", "redis_url")
 
 
 class ConfigError(ValueError):
@@ -73,6 +77,10 @@ class SuiteConfig:
                 values[key], sources[key] = from_env, "environment"
             else:
                 sources[key] = "default"
+        if "services" in values:
+            for key, url in _read_services_file(values["services"], sources).items():
+                if key in SERVICE_KEYS and url and key not in values:
+                    values[key], sources[key] = str(url), "services"
         return cls._validated(values, sources)
 
     @classmethod
@@ -159,8 +167,27 @@ class SuiteConfig:
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
+def _read_services_file(path: str, sources: Mapping[str, str]) -> dict[str, object]:
+    """The URLs written by `python -m support.services up` (its services.json)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not JSON"
+        raise ConfigError(
+            f"services={path!r} ({_where('services', sources)}) cannot be read ({reason}); "
+            "start local services with `python -m support.services up`, which writes "
+            ".services/services.json"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"services={path!r} does not hold a JSON object of URLs")
+    return data
+
+
 def _where(key: str, sources: Mapping[str, str]) -> str:
     source = sources.get(key, "default")
+    if source == "services":
+        return "from the services file"
     if source == "userdata":
         return f"-D {key}"
     if source == "environment":

@@ -94,3 +94,24 @@ def test_an_external_gateway_with_its_settings() -> None:
 def test_passwords_never_reach_the_console() -> None:
     assert redact("postgresql+asyncpg://gp:hunter2@db:5432/gp") == "postgresql+asyncpg://gp:***@db:5432/gp"
     assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_a_services_file_provides_the_urls_it_holds(tmp_path) -> None:
+    services = tmp_path / "services.json"
+    services.write_text(
+        '{"database_url": "postgresql+asyncpg://g:pw@127.0.0.1:5432/gp",'
+        ' "redis_url": "redis://127.0.0.1:6379/0"}'
+    )
+    config = SuiteConfig.load({"services": str(services)}, environ={})
+    assert config.backends == "real"
+    assert config.database_url == "postgresql+asyncpg://g:pw@127.0.0.1:5432/gp"
+    assert config.sources["redis_url"] == "services"
+    explicit = SuiteConfig.load(
+        {"services": str(services), "redis_url": "redis://127.0.0.1:7000/0"}, environ={}
+    )
+    assert explicit.redis_url == "redis://127.0.0.1:7000/0"
+
+
+def test_a_missing_services_file_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"python -m support.services up"):
+        SuiteConfig.load({"services": str(tmp_path / "absent.json")}, environ={})
