@@ -14,6 +14,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -337,16 +338,34 @@ async def concurrent_users(b: Bench, raw_server: RawServer) -> list[Figure]:
     raw_samples = Distribution.of(raw_per_user)
     samples = Distribution.of(per_user)
     about = (f"{n} users connect at once, each asks one calculator question; percentiles: "
-             "per-user time from the start to agent_completed")
+             "per-user time from the start to agent_completed, of the runs that completed")
     raw_name = f"{n} bare websockets clients at once, connect + one echoed frame"
+    reasons = _why_lost(outcomes, stored)
+    lost_about = (about + "; lost: no agent_completed, or no reply in the database"
+                  + (f" ({reasons})" if reasons else ""))
     return [
         Figure("golden_path.concurrent_200.wall_s", "s", wall, samples, "ms",
                Baseline(raw_name, raw_wall, raw_samples), about),
         Figure("golden_path.concurrent_200.p99_ms", "ms", samples.p99, samples, "ms",
                Baseline(raw_name + " (p99)", raw_samples.p99, raw_samples), about),
         Figure("golden_path.concurrent_200.lost", "runs", float(lost), samples, "ms", None,
-               about + "; lost: no agent_completed, or no reply in the database"),
+               lost_about),
     ]
+
+
+def _why_lost(outcomes: list[Any], stored: set[str]) -> str:
+    """How the lost runs were lost, counted by kind, e.g. "100 x InvalidStatus: server
+    rejected WebSocket connection: HTTP 500"."""
+    kinds: Counter[str] = Counter()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            text = str(outcome).splitlines()[0] if str(outcome) else ""
+            kinds[f"{type(outcome).__name__}: {text}"[:120]] += 1
+        elif outcome[1].status != "completed":
+            kinds[f"run ended {outcome[1].status}"] += 1
+        elif outcome[1].run_id not in stored:
+            kinds["no reply in the database"] += 1
+    return "; ".join(f"{count} x {kind}" for kind, count in kinds.most_common())
 
 
 async def _replies_stored(b: Bench, run_ids: list[str]) -> set[str]:
