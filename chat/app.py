@@ -2,12 +2,24 @@
 
 `start_service` is the one entry point for everything that runs the service in-process
 (the acceptance suite's embedded stack, the benchmark, `python -m chat serve`).
+
+The listening socket is bound first, because it names the gateway: the gateway id is the
+host name, address and port (`gwy_HOST@ADDRESS:PORT`), which only one live process can
+hold at a time. A gateway restarted on the same port therefore knows the runs still
+`running` under its id were its predecessor's, and fails them at start-up (chat.runs).
+Connections that arrive while start-up recovery runs wait in the listen backlog.
+
+Slow clients are bounded: each connection buffers at most `MAX_INBOUND_FRAMES` frames it
+has not handled and `WRITE_LIMIT_BYTES` it could not send yet (websockets' `max_queue` and
+`write_limit`); the gateway bounds what waits to be sent to it (chat.gateway).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +35,19 @@ from chat.cache import Cache
 from chat.config import Settings
 from chat.engine import EngineFactory
 from chat.gateway import MAX_FRAME_BYTES, PATH, Gateway
-from chat.hub import InProcessEventHub
-from chat.ids import new_gateway_id
-from chat.runs import RunService
+from chat.hub import RedisEventHub
+from chat.runs import RunService, stored_events_after
 from chat.store import Store, create_schema, make_engine, sqlite_url_in
 
 log = logging.getLogger("chat")
 
 BACKLOG = 1024
+MAX_INBOUND_FRAMES = 16
+WRITE_LIMIT_BYTES = 64 * 1024
+CLOSE_TIMEOUT_S = 5.0
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_SOCKET_TIMEOUT_S = 5.0
+GATEWAY_ID_CHARS = 64
 
 
 class ServiceStartError(RuntimeError):
@@ -58,6 +75,7 @@ class ChatService:
     gateway: Gateway
     server: Server
     redis: Any
+    hub: RedisEventHub | None = None
     _owns_redis: bool = False
     _temp_dir: str | None = None
     _closed: bool = field(default=False, repr=False)
@@ -75,6 +93,8 @@ class ChatService:
         self.server.close()
         await self.server.wait_closed()
         await self.runs.close()
+        if self.hub is not None:
+            await self.hub.close()
         await self.store.dispose()
         if self._owns_redis:
             await self.redis.aclose()
@@ -87,10 +107,29 @@ def make_redis(settings: Settings) -> Any:
     if settings.redis_url:
         import redis.asyncio
 
-        return redis.asyncio.from_url(settings.redis_url)
+        return redis.asyncio.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        )
     import fakeredis
 
     return fakeredis.FakeAsyncRedis()
+
+
+def gateway_id_for(host_name: str, address: str, port: int) -> str:
+    """`gwy_HOST@ADDRESS:PORT`, or a digest of it when that is too long for the column."""
+    readable = f"gwy_{host_name}@{address}:{port}"
+    if len(readable) <= GATEWAY_ID_CHARS:
+        return readable
+    digest = hashlib.sha256(readable.encode()).hexdigest()[:40]
+    return f"gwy_{digest}:{port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0 = an ephemeral port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
 async def start_service(
@@ -117,6 +156,8 @@ async def start_service(
     owns_redis = redis is None
     client = make_redis(settings) if redis is None else redis
     runs: RunService | None = None
+    hub: RedisEventHub | None = None
+    listener: socket.socket | None = None
     try:
         try:
             await create_schema(engine)
@@ -128,24 +169,37 @@ async def start_service(
         except (OSError, RedisError) as exc:
             shown = masked_redis_url(settings.redis_url or "the given Redis client")
             raise ServiceStartError(f"cannot reach Redis at {shown}: {exc}") from exc
+        try:
+            listener = bind(host, port)
+        except OSError as exc:
+            raise ServiceStartError(f"cannot listen on {host}:{port}: {exc}") from exc
+        address, bound = listener.getsockname()[:2]
         cache = Cache(client)
-        runs = RunService(store, cache, InProcessEventHub(), engine_factory or EngineFactory(),
-                          new_gateway_id())
+        hub = RedisEventHub(client, stored_events_after(store))
+        runs = RunService(store, cache, hub, engine_factory or EngineFactory(),
+                          gateway_id_for(socket.gethostname(), address, bound))
+        await hub.start()
         await runs.start_heartbeat()
         await runs.recover()
         gateway = Gateway(runs, TokenVerifier(settings, cache))
         server = await serve(
             gateway.handle,
-            host,
-            port,
+            sock=listener,
             process_request=gateway.process_request,
             select_subprotocol=gateway.select_subprotocol,
             max_size=MAX_FRAME_BYTES,
+            max_queue=MAX_INBOUND_FRAMES,
+            write_limit=WRITE_LIMIT_BYTES,
+            close_timeout=CLOSE_TIMEOUT_S,
             backlog=BACKLOG,
         )
     except BaseException:
         if runs is not None:
             await runs.close()
+        if hub is not None:
+            await hub.close()
+        if listener is not None:
+            listener.close()
         await store.dispose()
         if owns_redis:
             await client.aclose()
@@ -153,10 +207,11 @@ async def start_service(
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     bound_port = server.sockets[0].getsockname()[1] if server.sockets else port
-    log.info("chat service on ws://%s:%s%s (database %s)", host, bound_port, PATH,
-             engine.url.render_as_string(hide_password=True))
+    log.info("chat service on ws://%s:%s%s as gateway %s (database %s)", host, bound_port,
+             PATH, runs.gateway_id, engine.url.render_as_string(hide_password=True))
     return ChatService(
         host=host, port=bound_port, database_url=database_url, store=store, cache=cache,
-        runs=runs, gateway=gateway, server=server, redis=client, _owns_redis=owns_redis,
+        runs=runs, gateway=gateway, server=server, redis=client, hub=hub,
+        _owns_redis=owns_redis,
         _temp_dir=temp_dir,
     )

@@ -4,7 +4,9 @@ Every key is namespaced by user (`gp:{user_id}:...`) and carries a TTL, so endin
 session removes that session's keys and nothing of anyone else's, and a key forgotten by
 a crashed process still goes away. Two namespaces are not a user's data: the revocation
 list (`gp:revoked:{jti}`) and the gateways' heartbeats (`gp:gateway:{gateway_id}`, which
-tell a starting gateway which others are alive).
+tell the other gateways which are alive: a heartbeat is rewritten every second or so and
+lives `GATEWAY_TTL_S`, so a gateway killed outright is known dead within seconds). Live
+events travel on pub/sub channels `gp:{user_id}:events:{thread_id}` (see chat.hub).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 SESSION_TTL_S = 3600
 CONNECTION_TTL_S = 3600
 RESULT_TTL_S = 86400
-GATEWAY_TTL_S = 30
+GATEWAY_TTL_S = 5
 
 
 def session_key(user_id: str, session_id: str) -> str:
@@ -86,4 +88,8 @@ class Cache:
 
     async def live_gateways(self, gateway_ids: set[str]) -> set[str]:
         """Those of `gateway_ids` whose heartbeat has not expired."""
-        return {g for g in gateway_ids if await self.redis.exists(gateway_key(g))}
+        ordered = sorted(gateway_ids)
+        if not ordered:
+            return set()
+        found = await self.redis.mget([gateway_key(g) for g in ordered])
+        return {g for g, value in zip(ordered, found, strict=True) if value is not None}

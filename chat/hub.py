@@ -1,17 +1,50 @@
 """Live fan-out of a thread's events to the connections following it.
 
-`InProcessEventHub` serves one gateway process. A hub for several processes (Redis
-pub/sub) implements the same `EventHub` protocol; nothing else changes, because the
-events themselves are always stored first (resume reads storage, not the hub).
+Events are always stored before they are published, so the hub only has to be fast, not
+durable: resume reads storage, and a follower that missed something live can get it
+from storage too.
+
+`RedisEventHub` is what the service runs. It serves the followers in its own process
+directly, and publishes every batch on the thread's Redis channel
+(`gp:{user_id}:events:{thread_id}`) for followers on other gateway processes sharing the
+Redis (fakeredis in-process works the same). Per thread it remembers the last `seq` it
+delivered: an older or repeated event is dropped, and a jump (a batch published by another
+process that was lost while Redis was away, or overtaken by a later one) is filled from
+storage through `backfill` before the jumping event is delivered. After a lost Redis
+connection it reconnects, subscribes again and fills every followed thread from storage.
+Publishing goes through an outbox task, so a slow or absent Redis never holds up a run;
+while Redis is away the outbox keeps the newest `OUTBOX_LIMIT` batches and sends them when
+it returns.
+
+`InProcessEventHub` serves one process only; tests of the engine and the service use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+log = logging.getLogger("chat.hub")
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
+Backfill = Callable[[str, str, int], Awaitable[list[Event]]]
+Key = tuple[str, str]
+
+OUTBOX_LIMIT = 10_000
+READY_TIMEOUT_S = 2.0
+RECONNECT_FIRST_S = 0.1
+RECONNECT_LONGEST_S = 2.0
+
+
+def channel_name(user_id: str, thread_id: str) -> str:
+    """The Redis channel of one user's thread (namespaced by user like every key)."""
+    return f"gp:{user_id}:events:{thread_id}"
 
 
 class Subscription(Protocol):
@@ -26,35 +59,373 @@ class EventHub(Protocol):
     async def publish(self, user_id: str, thread_id: str, event: Event) -> None:
         """Deliver `event` (already stored) to the thread's listeners, in publish order."""
 
+    async def publish_many(self, user_id: str, thread_id: str, events: list[Event]) -> None:
+        """Deliver several stored events of one thread, in order."""
 
-class _InProcessSubscription:
-    def __init__(self, hub: InProcessEventHub, key: tuple[str, str], listener: Listener) -> None:
+    async def ready(self) -> None:
+        """Return once every subscription made so far receives events (before a replay
+        reads storage, so nothing published in between is missed)."""
+
+    def note(self, user_id: str, thread_id: str, seq: int) -> None:
+        """The thread's followers here have seen events up to `seq` (from a replay)."""
+
+    async def start(self) -> None:
+        """Begin delivering (connect, subscribe)."""
+
+    async def close(self) -> None:
+        """Stop delivering; send what is still in the outbox if that is quick."""
+
+
+class _Subscription:
+    def __init__(self, hub: _Listeners, key: Key, listener: Listener) -> None:
         self._hub = hub
         self._key = key
         self._listener = listener
 
     def close(self) -> None:
-        listeners = self._hub._listeners.get(self._key)
-        if listeners is not None and self._listener in listeners:
-            listeners.remove(self._listener)
-            if not listeners:
-                del self._hub._listeners[self._key]
+        self._hub._remove(self._key, self._listener)
 
 
-class InProcessEventHub:
+class _Listeners:
     """Listeners per (user, thread) in this process; listeners must not block."""
 
     def __init__(self) -> None:
-        self._listeners: dict[tuple[str, str], list[Listener]] = {}
+        self._listeners: dict[Key, list[Listener]] = {}
 
     def subscribe(self, user_id: str, thread_id: str, listener: Listener) -> Subscription:
         key = (user_id, thread_id)
+        first = key not in self._listeners
         self._listeners.setdefault(key, []).append(listener)
-        return _InProcessSubscription(self, key, listener)
+        if first:
+            self._first_listener(key)
+        return _Subscription(self, key, listener)
 
-    async def publish(self, user_id: str, thread_id: str, event: Event) -> None:
-        for listener in list(self._listeners.get((user_id, thread_id), ())):
-            listener(event)
+    def _remove(self, key: Key, listener: Listener) -> None:
+        listeners = self._listeners.get(key)
+        if listeners is not None and listener in listeners:
+            listeners.remove(listener)
+            if not listeners:
+                del self._listeners[key]
+                self._last_listener_gone(key)
+
+    def _first_listener(self, key: Key) -> None:
+        """Hook: the first listener of `key` arrived."""
+
+    def _last_listener_gone(self, key: Key) -> None:
+        """Hook: `key` has no listener left."""
+
+    def _call(self, key: Key, event: Event) -> None:
+        for listener in list(self._listeners.get(key, ())):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a listener of thread %s failed", key[1])
 
     def listener_count(self) -> int:
         return sum(len(v) for v in self._listeners.values())
+
+
+class InProcessEventHub(_Listeners):
+    """Fan-out inside one process only."""
+
+    async def publish(self, user_id: str, thread_id: str, event: Event) -> None:
+        self._call((user_id, thread_id), event)
+
+    async def publish_many(self, user_id: str, thread_id: str, events: list[Event]) -> None:
+        for event in events:
+            self._call((user_id, thread_id), event)
+
+    async def ready(self) -> None:
+        return None
+
+    def note(self, user_id: str, thread_id: str, seq: int) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisEventHub(_Listeners):
+    """Fan-out across gateway processes through Redis pub/sub (see the module doc)."""
+
+    def __init__(self, redis: Any, backfill: Backfill) -> None:
+        super().__init__()
+        self._redis = redis
+        self._backfill = backfill
+        self.origin = f"hub-{secrets.token_hex(8)}"
+        self._control = f"gp:hub:{self.origin}"
+        self._last: dict[Key, int] = {}
+        self._key_locks: dict[Key, asyncio.Lock] = {}
+        self._channels: dict[str, Key] = {}
+        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._commands: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
+        self._pings: dict[str, asyncio.Future[None]] = {}
+        self._pubsub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = asyncio.Event()
+        self._catch_ups: set[asyncio.Task[None]] = set()
+        self.dropped = 0
+        self.backfilled = 0
+
+    # lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._receive_loop(), name="hub receive"),
+            asyncio.create_task(self._command_loop(), name="hub commands"),
+            asyncio.create_task(self._send_loop(), name="hub send"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await self._connected.wait()
+
+    async def close(self) -> None:
+        if not self._tasks:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await self._outbox.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._resolve_pings()
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+            self._pubsub = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # publishing ---------------------------------------------------------------------
+
+    async def publish(self, user_id: str, thread_id: str, event: Event) -> None:
+        await self.publish_many(user_id, thread_id, [event])
+
+    async def publish_many(self, user_id: str, thread_id: str, events: list[Event]) -> None:
+        key = (user_id, thread_id)
+        if key in self._listeners:
+            await self._deliver(key, events)
+        if self._outbox.qsize() >= OUTBOX_LIMIT:
+            self._outbox.get_nowait()
+            self._outbox.task_done()
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("live events outbox full while Redis is away: %d batch(es) "
+                            "dropped (followers elsewhere fill gaps from storage)", self.dropped)
+        message = json.dumps({"o": self.origin, "e": events}, separators=(",", ":"))
+        self._outbox.put_nowait((channel_name(user_id, thread_id), message))
+
+    async def _send_loop(self) -> None:
+        while True:
+            channel, message = await self._outbox.get()
+            try:
+                pause = RECONNECT_FIRST_S
+                while True:
+                    try:
+                        await self._redis.publish(channel, message)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - Redis away: retry, in order
+                        if pause == RECONNECT_FIRST_S:
+                            log.warning("live events not published (Redis: %s); retrying", exc)
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, RECONNECT_LONGEST_S)
+            finally:
+                self._outbox.task_done()
+
+    # following ----------------------------------------------------------------------
+
+    def _first_listener(self, key: Key) -> None:
+        channel = channel_name(*key)
+        self._channels[channel] = key
+        self._commands.put_nowait(("SUBSCRIBE", channel))
+
+    def _last_listener_gone(self, key: Key) -> None:
+        channel = channel_name(*key)
+        self._channels.pop(channel, None)
+        self._last.pop(key, None)
+        self._key_locks.pop(key, None)
+        self._commands.put_nowait(("UNSUBSCRIBE", channel))
+
+    def note(self, user_id: str, thread_id: str, seq: int) -> None:
+        key = (user_id, thread_id)
+        if key in self._listeners:
+            self._last[key] = max(self._last.get(key, 0), seq)
+
+    async def ready(self) -> None:
+        if not self.connected:
+            return
+        token = secrets.token_hex(8)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pings[token] = future
+        self._commands.put_nowait(("PING", token))
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await future
+        except TimeoutError:
+            log.warning("live subscriptions not confirmed within %gs", READY_TIMEOUT_S)
+        finally:
+            self._pings.pop(token, None)
+
+    def _resolve_pings(self) -> None:
+        for future in self._pings.values():
+            if not future.done():
+                future.set_result(None)
+
+    async def _command_loop(self) -> None:
+        """Sends SUBSCRIBE, UNSUBSCRIBE and PING on the subscribed connection, in order
+        (through the client's own methods, so its reconnection subscribes again)."""
+        while True:
+            command = await self._commands.get()
+            pubsub = self._pubsub
+            if pubsub is None:
+                if command[0] == "PING":
+                    self._resolve_pings()
+                continue
+            try:
+                if command[0] == "SUBSCRIBE":
+                    await pubsub.subscribe(command[1])
+                elif command[0] == "UNSUBSCRIBE":
+                    await pubsub.unsubscribe(command[1])
+                else:
+                    await pubsub.ping(command[1])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the receive loop reconnects
+                log.debug("hub command %s not sent: %s", command[0], exc)
+                if command[0] == "PING":
+                    self._resolve_pings()
+
+    async def _receive_loop(self) -> None:
+        pause = RECONNECT_FIRST_S
+        reconnecting = False
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                subscribed = list(self._channels)
+                await pubsub.subscribe(self._control, *subscribed)
+                self._pubsub = pubsub
+                self._connected.set()
+                for channel in set(self._channels) - set(subscribed):
+                    self._commands.put_nowait(("SUBSCRIBE", channel))
+                for channel in set(subscribed) - set(self._channels):
+                    self._commands.put_nowait(("UNSUBSCRIBE", channel))
+                connection = getattr(pubsub, "connection", None)
+                if connection is not None and hasattr(connection, "register_connect_callback"):
+                    connection.register_connect_callback(self._reconnected)
+                if reconnecting:
+                    log.warning("live events: Redis is back; filling followed threads "
+                                "from storage")
+                    await self._catch_up()
+                reconnecting = False
+                pause = RECONNECT_FIRST_S
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is not None:
+                        await self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis away: reconnect with backoff
+                if not reconnecting:
+                    log.warning("live events: lost Redis (%s); reconnecting", exc)
+                reconnecting = True
+            finally:
+                self._pubsub = None
+                self._connected.clear()
+                self._resolve_pings()
+                connection = getattr(pubsub, "connection", None)
+                if connection is not None and hasattr(connection, "deregister_connect_callback"):
+                    connection.deregister_connect_callback(self._reconnected)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_LONGEST_S)
+
+    def _reconnected(self, _connection: Any) -> None:
+        """The client reconnected on its own (and subscribed again): fill the gap."""
+        task = asyncio.get_running_loop().create_task(self._catch_up(), name="hub catch-up")
+        self._catch_ups.add(task)
+        task.add_done_callback(self._catch_ups.discard)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "pong":
+            data = message.get("data")
+            token = data.decode() if isinstance(data, bytes) else str(data)
+            future = self._pings.get(token)
+            if future is not None and not future.done():
+                future.set_result(None)
+            return
+        if kind != "message":
+            return
+        raw_channel = message.get("channel")
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
+        key = self._channels.get(channel)
+        if key is None:
+            return
+        try:
+            body = json.loads(message["data"])
+        except (TypeError, ValueError):
+            log.warning("unreadable live message on %s", channel)
+            return
+        if body.get("o") == self.origin:
+            return
+        await self._deliver(key, list(body.get("e") or []))
+
+    async def _catch_up(self) -> None:
+        for key in list(self._listeners):
+            last = self._last.get(key)
+            if last is None:
+                continue
+            async with self._lock(key):
+                await self._fill(key, last, None)
+
+    # delivery -----------------------------------------------------------------------
+
+    def _lock(self, key: Key) -> asyncio.Lock:
+        lock = self._key_locks.get(key)
+        if lock is None:
+            lock = self._key_locks[key] = asyncio.Lock()
+        return lock
+
+    async def _deliver(self, key: Key, events: list[Event]) -> None:
+        """Deliver in `seq` order: drop what was delivered, fill a jump from storage."""
+        async with self._lock(key):
+            for event in events:
+                if key not in self._listeners:
+                    return
+                seq = event.get("seq")
+                if not isinstance(seq, int):
+                    self._call(key, event)
+                    continue
+                last = self._last.get(key)
+                if last is not None and seq <= last:
+                    continue
+                if last is not None and seq > last + 1:
+                    await self._fill(key, last, seq)
+                self._call(key, event)
+                self._last[key] = max(self._last.get(key, 0), seq)
+
+    async def _fill(self, key: Key, after: int, before: int | None) -> None:
+        """Deliver the stored events of `key` after `after` (and before `before`)."""
+        try:
+            missing = await self._backfill(key[0], key[1], after)
+        except Exception as exc:  # noqa: BLE001 - a follower can still resume later
+            log.warning("could not fill live events of thread %s from storage: %s", key[1], exc)
+            return
+        for event in missing:
+            seq = int(event["seq"])
+            if seq <= self._last.get(key, after) or (before is not None and seq >= before):
+                continue
+            self.backfilled += 1
+            self._call(key, event)
+            self._last[key] = seq

@@ -7,6 +7,23 @@ in the same transaction that stores it in `run_events`, and is published only af
 commit; the reply and the run's final status are committed in the transaction that stores
 `agent_completed`. Runs are tasks owned by this service, not by a connection, so a run
 goes on when its client disconnects.
+
+Faults. Storage is the truth and the cache is help: when the database cannot be reached
+the caller gets `Unavailable` (the gateway turns it into an error for the client) and
+nothing of the request is written, since each request is one transaction. When Redis is
+away, runs go on and are recorded; what the cache should have got (sessions, results,
+removals) is kept in a bounded list of repairs and written when Redis is back. A run that
+could not even be marked failed (database away) is finished the same way later.
+
+Gateways that share a database watch each other through heartbeats in the cache
+(chat.cache): every `HEARTBEAT_INTERVAL_S` each gateway rewrites its own and sweeps the
+`running` runs of the others. A gateway whose heartbeat it saw and which has then been
+missing for `MISSING_GRACE_S` died without closing (SIGKILL, power loss): its runs are
+marked `failed` with `error.code` `interrupted` and get their closing `agent_completed`,
+so clients following or resuming them see them end. A gateway that starts again under
+the same id (same host and port) fails its predecessor's runs at once, at start-up.
+A run's events are only stored while its row is `running` (checked under the thread's
+row lock), so a run failed by another gateway never gets events after its ending.
 """
 
 from __future__ import annotations
@@ -14,12 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chat.cache import Cache
 from chat.context import ExecutionContext
@@ -42,11 +60,95 @@ from chat.store import Repositories, Store
 log = logging.getLogger("chat.runs")
 
 THREAD_TITLE_CHARS = 80
-HEARTBEAT_INTERVAL_S = 10.0
+HEARTBEAT_INTERVAL_S = 1.0
+MISSING_GRACE_S = 2.0
+CACHE_WRITE_TIMEOUT_S = 1.0
+REPAIRS_LIMIT = 10_000
+
+# What a database that cannot be reached (or went away mid-transaction) raises.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
 
 class NotFound(Exception):
     """The thread or run does not exist for this user (it may exist for another)."""
+
+
+class Unavailable(Exception):
+    """The database cannot be reached; nothing of the request was written."""
+
+
+class RunEnded(Exception):
+    """The run was finished elsewhere (failed by recovery); its events are not stored."""
+
+
+class _RunsEnded(Exception):
+    def __init__(self, run_ids: set[str]) -> None:
+        super().__init__(", ".join(sorted(run_ids)))
+        self.run_ids = run_ids
+
+
+class _NotRunning(Exception):
+    """Rolls back a transaction that found its run already finished."""
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    return Unavailable("conversations cannot be stored right now (the database is not "
+                       f"answering: {type(exc).__name__}); nothing was saved, try again shortly")
+
+
+def stored_events_after(
+    store: Store,
+) -> Callable[[str, str, int], Awaitable[list[dict[str, Any]]]]:
+    """The hub's way back to storage: a followed thread's stored events after a `seq`."""
+
+    async def read(user_id: str, thread_id: str, after_seq: int) -> list[dict[str, Any]]:
+        async with store.read() as repos:
+            return await repos.events.list_after(user_id, thread_id, after_seq)
+
+    return read
+
+
+class Repairs:
+    """Writes that failed because a backend was away, retried until they succeed.
+
+    Keyed, so a newer repair of the same thing replaces an older one; bounded, so a long
+    outage cannot grow memory without limit (the oldest are dropped, with a warning)."""
+
+    def __init__(self, what: str, limit: int = REPAIRS_LIMIT) -> None:
+        self.what = what
+        self.limit = limit
+        self._pending: dict[str, Callable[[], Awaitable[Any]]] = {}
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, key: str, action: Callable[[], Awaitable[Any]]) -> None:
+        self._pending.pop(key, None)
+        if len(self._pending) >= self.limit:
+            oldest = next(iter(self._pending))
+            del self._pending[oldest]
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("%s: %d pending repair(s) dropped", self.what, self.dropped)
+        self._pending[key] = action
+
+    async def run(self) -> int:
+        """Try the pending repairs in order; stop at the first that fails (its backend
+        is probably still away). How many succeeded."""
+        done = 0
+        for key, action in list(self._pending.items()):
+            try:
+                await action()
+            except Exception as exc:  # noqa: BLE001 - still away: next time
+                log.debug("%s: repair %s not done yet: %s", self.what, key, exc)
+                break
+            if self._pending.get(key) is action:
+                del self._pending[key]
+            done += 1
+        if done:
+            log.info("%s: %d repair(s) done, %d pending", self.what, done, len(self._pending))
+        return done
 
 
 def timestamp() -> str:
@@ -176,14 +278,19 @@ class EventWriter:
                 batch = list(queue)
                 queue.clear()
                 try:
-                    await self._service.store_events(thread_id, batch)
-                except Exception as exc:
-                    log.exception("events of thread %s not stored", thread_id)
+                    kept = await self._service.store_events(thread_id, batch)
+                except Exception as exc:  # noqa: BLE001 - each sink learns of the failure
+                    log.warning("events of thread %s not stored: %s", thread_id, exc)
                     for pending in batch:
                         pending.sink.failed(exc)
                 else:
+                    stored = {id(p) for p in kept}
                     for pending in batch:
-                        pending.sink.stored(pending)
+                        if id(pending) in stored:
+                            pending.sink.stored(pending)
+                        else:
+                            pending.sink.failed(RunEnded(
+                                f"run {pending.sink.context.run_id} was ended elsewhere"))
         except BaseException as exc:
             for pending in queue:
                 pending.sink.failed(exc)
@@ -216,42 +323,78 @@ class RunService:
         self.gateway_id = gateway_id
         self._locks = ThreadLocks()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
         self.writer = EventWriter(self)
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
         self._started_at = timestamp()
+        self.cache_repairs = Repairs("cache")
+        self.storage_repairs = Repairs("storage")
+        self._seen_alive: set[str] = set()
+        self._missing_since: dict[str, float] = {}
+        self._cache_down = False
+        self.recovered = 0
 
     # sessions -----------------------------------------------------------------------
 
     async def open_session(self, user_id: str, connection_id: str, token_jti: str | None) -> SessionId:
-        """Record an authenticated connection: users row, `active` session, cache keys."""
+        """Record an authenticated connection: users row, `active` session, cache keys.
+        `Unavailable` when the database cannot be reached; cache keys are best effort."""
         session_id = new_session_id()
-        async with self.store.write() as repos:
-            await repos.users.ensure(user_id)
-            await repos.sessions.open(user_id, session_id, connection_id, token_jti)
+        try:
+            async with self.store.write() as repos:
+                await repos.users.ensure(user_id)
+                await repos.sessions.open(user_id, session_id, connection_id, token_jti)
+        except STORAGE_ERRORS as exc:
+            raise _unavailable(exc) from exc
         created = timestamp()
-        await self.cache.put_session(user_id, session_id, {
-            "session_id": session_id, "user_id": user_id, "connection_id": connection_id,
-            "token_jti": token_jti, "created_at": created,
-        })
-        await self.cache.put_connection(user_id, connection_id, {
-            "session_id": session_id, "user_id": user_id, "connection_id": connection_id,
-            "created_at": created,
-        })
+        session = {"session_id": session_id, "user_id": user_id,
+                   "connection_id": connection_id, "token_jti": token_jti,
+                   "created_at": created}
+        connection = {"session_id": session_id, "user_id": user_id,
+                      "connection_id": connection_id, "created_at": created}
+        await self._cache_write(
+            f"session:{session_id}",
+            lambda: self.cache.put_session(user_id, session_id, session))
+        await self._cache_write(
+            f"conn:{connection_id}",
+            lambda: self.cache.put_connection(user_id, connection_id, connection))
         return session_id
 
     async def close_session(
         self, user_id: str, session_id: str, connection_id: str, *, ended: bool
     ) -> None:
         """`ended` (normal close): session ended, its notes and keys removed. Otherwise
-        `disconnected`: only the connection key goes, the rest expires by TTL."""
-        async with self.store.write() as repos:
-            await repos.sessions.close(user_id, session_id, "ended" if ended else "disconnected")
-            if ended:
-                await repos.temporary.delete_for_session(user_id, session_id)
+        `disconnected`: only the connection key goes, the rest expires by TTL. What cannot
+        be written now (a backend away) is repaired later."""
+
+        async def record() -> None:
+            async with self.store.write() as repos:
+                await repos.sessions.close(user_id, session_id,
+                                           "ended" if ended else "disconnected")
+                if ended:
+                    await repos.temporary.delete_for_session(user_id, session_id)
+
+        try:
+            await record()
+        except STORAGE_ERRORS as exc:
+            log.warning("session %s not closed in storage (%s); will retry", session_id, exc)
+            self.storage_repairs.add(f"session:{session_id}", record)
         if ended:
-            await self.cache.drop_session(user_id, session_id, connection_id)
-        else:
-            await self.cache.drop_connection(user_id, connection_id)
+            await self._cache_write(
+                f"session:{session_id}",
+                lambda: self.cache.drop_session(user_id, session_id, connection_id))
+        await self._cache_write(
+            f"conn:{connection_id}", lambda: self.cache.drop_connection(user_id, connection_id))
+
+    async def _cache_write(self, key: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """A cache write that must not hold anything up: bounded in time, and repaired
+        later when Redis is away."""
+        try:
+            async with asyncio.timeout(CACHE_WRITE_TIMEOUT_S):
+                await write()
+        except Exception as exc:  # noqa: BLE001 - the cache is help, not the truth
+            log.debug("cache write %s failed (%s); will retry", key, exc)
+            self.cache_repairs.add(key, write)
 
     # runs ---------------------------------------------------------------------------
 
@@ -264,7 +407,24 @@ class RunService:
         client_message_id: str | None,
     ) -> Submission:
         """Commit the user's message and a `running` run (or find the earlier run of a
-        repeated `client_message_id`). Raise `NotFound` for a thread not the user's."""
+        repeated `client_message_id`). Raise `NotFound` for a thread not the user's,
+        `Unavailable` (nothing written) when the database cannot be reached."""
+        try:
+            return await self._prepare(user_id, session_id, content, thread_id,
+                                       client_message_id)
+        except (NotFound, IntegrityError):
+            raise
+        except STORAGE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    async def _prepare(
+        self,
+        user_id: str,
+        session_id: str | None,
+        content: str,
+        thread_id: str | None,
+        client_message_id: str | None,
+    ) -> Submission:
         if client_message_id is not None:
             async with self.store.read() as repos:
                 earlier = await self._earlier(repos, user_id, client_message_id)
@@ -316,10 +476,16 @@ class RunService:
     def launch(self, submission: Submission) -> asyncio.Task[None]:
         """Start the prepared run as a task of the service (not of any connection)."""
         assert submission.context is not None and not submission.repeated
-        task = asyncio.create_task(self._execute(submission.context),
-                                   name=f"run {submission.run_id}")
+        run_id = submission.run_id
+        task = asyncio.create_task(self._execute(submission.context), name=f"run {run_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._running.add(run_id)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._running.discard(run_id)
+
+        task.add_done_callback(done)
         return task
 
     async def submit(
@@ -343,48 +509,76 @@ class RunService:
                 await self._abandon(context, "interrupted", "the service stopped during the run")
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it recorded
+            if isinstance(exc.__cause__, RunEnded):
+                log.info("run %s was ended elsewhere; stopped", context.run_id)
+                return
             log.warning("run %s stopped outside the agents: %s", context.run_id, exc)
             await sink.settle()
             if not sink.completed:
                 await self._abandon(context, "run_failed", f"the run could not go on: {exc}")
 
     async def _abandon(self, context: ExecutionContext, code: str, message: str) -> None:
-        """Finish a run the engine could not finish; tell followers if even that fails."""
+        """Finish a run the engine could not finish. If even that cannot be stored now,
+        tell its followers, and finish it when the database is back."""
         try:
             await self.fail_run(context.user_id, context.thread_id, context.run_id, code, message)
-        except Exception:
-            log.exception("run %s could not be marked failed", context.run_id)
-            await self.hub.publish(context.user_id, context.thread_id, {
-                "type": "error", "code": "run_failed", "message": message,
-                "run_id": context.run_id, "thread_id": context.thread_id,
-            })
+        except Exception as exc:  # noqa: BLE001 - storage away: repaired later
+            log.warning("run %s could not be marked failed (%s); will retry",
+                        context.run_id, exc)
+            self.storage_repairs.add(
+                f"run:{context.run_id}",
+                lambda: self.fail_run(context.user_id, context.thread_id, context.run_id,
+                                      code, message))
+            with contextlib.suppress(Exception):
+                await self.hub.publish(context.user_id, context.thread_id, {
+                    "type": "error", "code": "run_failed", "message": message,
+                    "run_id": context.run_id, "thread_id": context.thread_id,
+                })
 
-    async def store_events(self, thread_id: str, batch: list[_Pending]) -> list[dict[str, Any]]:
+    async def store_events(self, thread_id: str, batch: list[_Pending]) -> list[_Pending]:
         """Store a batch of one thread's events in one transaction: their `seq` numbers,
         the rows in run_events and, for each `agent_completed`, the reply and the run's
-        final status. Then cache the results and publish the events, in order."""
+        final status. Then cache the results and publish the events, in order. Events
+        of runs that are no longer `running` (failed by recovery) are left out; returns
+        the pending events that were stored."""
         user_id = batch[0].sink.context.user_id
         async with self._locks.hold(thread_id):
-            async with self.store.write() as repos:
-                last = await repos.threads.next_seq(user_id, thread_id, len(batch))
-                stamp = timestamp()
-                events = [
-                    {"type": p.type.value, "run_id": p.sink.context.run_id,
-                     "thread_id": thread_id, "seq": last - len(batch) + 1 + i,
-                     "timestamp": stamp, "payload": p.payload}
-                    for i, p in enumerate(batch)
-                ]
-                await repos.events.add_many(user_id, thread_id, events)
-                for pending in batch:
-                    if pending.type is EventType.AGENT_COMPLETED:
-                        await self._finish(repos, pending.sink.context, pending.payload,
-                                           list(pending.agents))
+            while True:
+                try:
+                    events = await self._store_batch(user_id, thread_id, batch)
+                    break
+                except _RunsEnded as ended:
+                    log.warning("events of run(s) %s dropped: ended elsewhere", ended)
+                    batch = [p for p in batch if p.sink.context.run_id not in ended.run_ids]
+                    if not batch:
+                        return []
             for pending in batch:
                 if pending.type is EventType.AGENT_COMPLETED:
                     await self._cache_result(user_id, pending.sink.context.run_id,
                                              pending.payload, thread_id)
-            for event in events:
-                await self.hub.publish(user_id, thread_id, event)
+            await self.hub.publish_many(user_id, thread_id, events)
+        return batch
+
+    async def _store_batch(self, user_id: str, thread_id: str,
+                           batch: list[_Pending]) -> list[dict[str, Any]]:
+        async with self.store.write() as repos:
+            last = await repos.threads.next_seq(user_id, thread_id, len(batch))
+            ended = await repos.runs.ended_among(
+                user_id, {p.sink.context.run_id for p in batch})
+            if ended:
+                raise _RunsEnded(ended)
+            stamp = timestamp()
+            events = [
+                {"type": p.type.value, "run_id": p.sink.context.run_id,
+                 "thread_id": thread_id, "seq": last - len(batch) + 1 + i,
+                 "timestamp": stamp, "payload": p.payload}
+                for i, p in enumerate(batch)
+            ]
+            await repos.events.add_many(user_id, thread_id, events)
+            for pending in batch:
+                if pending.type is EventType.AGENT_COMPLETED:
+                    await self._finish(repos, pending.sink.context, pending.payload,
+                                       list(pending.agents))
         return events
 
     @staticmethod
@@ -404,30 +598,32 @@ class RunService:
 
     async def _cache_result(self, user_id: str, run_id: str, payload: dict[str, Any],
                             thread_id: str) -> None:
-        try:
-            await self.cache.put_result(user_id, run_id, {
-                "status": payload["status"], "response": payload.get("response", ""),
-                "thread_id": thread_id,
-            })
-        except Exception:
-            log.exception("result of run %s not cached", run_id)
+        value = {"status": payload["status"], "response": payload.get("response", ""),
+                 "thread_id": thread_id}
+        await self._cache_write(f"result:{run_id}",
+                                lambda: self.cache.put_result(user_id, run_id, value))
 
     async def fail_run(self, user_id: str, thread_id: str, run_id: str, code: str,
                        message: str) -> bool:
         """Mark a `running` run failed and append its closing `agent_completed`
-        {status failed, error {code, message}}. False if it was no longer running."""
+        {status failed, error {code, message}}. False if it was no longer running.
+        The thread's row is locked first, as `store_events` does, so the two never
+        wait on each other in opposite orders."""
         payload = {"status": "failed", "response": "", "error": {"code": code, "message": message}}
         async with self._locks.hold(thread_id):
-            async with self.store.write() as repos:
-                if not await repos.runs.finish(user_id, run_id, status="failed", agents=None,
-                                               result=None, error_code=code,
-                                               error_message=message):
-                    return False
-                seq = await repos.threads.next_seq(user_id, thread_id)
-                event = {"type": EventType.AGENT_COMPLETED.value, "run_id": run_id,
-                         "thread_id": thread_id, "seq": seq, "timestamp": timestamp(),
-                         "payload": payload}
-                await repos.events.add(user_id, thread_id, run_id, seq, event)
+            try:
+                async with self.store.write() as repos:
+                    seq = await repos.threads.next_seq(user_id, thread_id)
+                    if not await repos.runs.finish(user_id, run_id, status="failed",
+                                                   agents=None, result=None,
+                                                   error_code=code, error_message=message):
+                        raise _NotRunning(run_id)
+                    event = {"type": EventType.AGENT_COMPLETED.value, "run_id": run_id,
+                             "thread_id": thread_id, "seq": seq, "timestamp": timestamp(),
+                             "payload": payload}
+                    await repos.events.add(user_id, thread_id, run_id, seq, event)
+            except _NotRunning:
+                return False
             await self._cache_result(user_id, run_id, payload, thread_id)
             await self.hub.publish(user_id, thread_id, event)
         return True
@@ -436,53 +632,126 @@ class RunService:
 
     async def thread_events_after(self, user_id: str, thread_id: str,
                                   after_seq: int) -> list[dict[str, Any]]:
-        """The stored events of the user's thread after `after_seq`, in order."""
-        async with self.store.read() as repos:
-            if await repos.threads.get(user_id, thread_id) is None:
-                raise NotFound(f"thread {thread_id} not found")
-            return await repos.events.list_after(user_id, thread_id, after_seq)
+        """The stored events of the user's thread after `after_seq`, in order (read once
+        the live subscriptions made so far are in place, so nothing falls in between)."""
+        await self.hub.ready()
+        try:
+            async with self.store.read() as repos:
+                if await repos.threads.get(user_id, thread_id) is None:
+                    raise NotFound(f"thread {thread_id} not found")
+                events = await repos.events.list_after(user_id, thread_id, after_seq)
+        except STORAGE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        self.hub.note(user_id, thread_id, max([after_seq, *(int(e["seq"]) for e in events)]))
+        return events
 
     async def run_events(self, user_id: str, run_id: str) -> list[dict[str, Any]]:
-        async with self.store.read() as repos:
-            return await repos.events.list_for_run(user_id, run_id)
+        await self.hub.ready()
+        try:
+            async with self.store.read() as repos:
+                events = await repos.events.list_for_run(user_id, run_id)
+        except STORAGE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        if events:
+            self.hub.note(user_id, str(events[-1]["thread_id"]), int(events[-1]["seq"]))
+        return events
 
     async def thread_exists(self, user_id: str, thread_id: str) -> bool:
-        async with self.store.read() as repos:
-            return await repos.threads.get(user_id, thread_id) is not None
+        try:
+            async with self.store.read() as repos:
+                return await repos.threads.get(user_id, thread_id) is not None
+        except STORAGE_ERRORS as exc:
+            raise _unavailable(exc) from exc
 
     # lifecycle ----------------------------------------------------------------------
 
     async def start_heartbeat(self) -> None:
-        """Announce this gateway as alive in the cache, refreshed until `close`."""
+        """Announce this gateway as alive in the cache, then keep it up (and sweep for
+        dead gateways, and retry repairs) every `HEARTBEAT_INTERVAL_S` until `close`."""
         await self._beat()
-        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="gateway heartbeat")
+        self._maintenance = asyncio.create_task(self._maintain(), name="gateway maintenance")
 
-    async def _beat(self) -> None:
-        await self.cache.put_gateway_alive(self.gateway_id, {"started_at": self._started_at})
+    async def _beat(self) -> bool:
+        try:
+            async with asyncio.timeout(CACHE_WRITE_TIMEOUT_S):
+                await self.cache.put_gateway_alive(self.gateway_id, {
+                    "started_at": self._started_at})
+        except Exception as exc:  # noqa: BLE001 - a missed beat is retried next time
+            if not self._cache_down:
+                log.warning("Redis away: gateway heartbeat not written (%s)", exc)
+            self._cache_down = True
+            return False
+        if self._cache_down:
+            log.warning("Redis is back: heartbeat written")
+        self._cache_down = False
+        return True
 
-    async def _heartbeat_loop(self) -> None:
+    async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
-            try:
-                await self._beat()
-            except Exception as exc:  # noqa: BLE001 - a missed beat is retried next time
-                log.warning("gateway heartbeat not written: %s", exc)
+            await self.tick()
+
+    async def tick(self) -> None:
+        """One round of upkeep: heartbeat, repairs, sweep for dead gateways."""
+        if await self._beat():
+            await self.cache_repairs.run()
+        await self.storage_repairs.run()
+        try:
+            await self.sweep()
+        except Exception as exc:  # noqa: BLE001 - a backend away: next round
+            log.debug("sweep for dead gateways skipped: %s", exc)
 
     async def recover(self) -> int:
-        """Fail runs left `running` by a gateway that is gone.
+        """At start-up: fail the runs left `running` by a gateway that is gone.
 
-        Every run records the gateway (process) that runs it; each gateway keeps a
-        heartbeat key in the cache while it lives. At start-up, every `running` run whose
-        gateway has no heartbeat (and is not this one) is orphaned: it gets status
-        `failed`, error_code `interrupted` and a closing `agent_completed` event. With
-        the embedded in-process cache no other gateway's heartbeat is visible, so there a
-        single gateway per database is assumed.
+        Every run records the gateway (process) that runs it. A run of this gateway's own
+        id belongs to an earlier process with the same id (same host and port), which is
+        gone; a run of another gateway is orphaned when that gateway has no heartbeat.
+        Each orphan gets status `failed`, error_code `interrupted` and a closing
+        `agent_completed` event. With the embedded in-process cache no other gateway's
+        heartbeat is visible, so there a single gateway per database is assumed.
         """
         async with self.store.read() as repos:
-            running = await repos.runs.list_orphaned({self.gateway_id})
-        others = {run.gateway_id for run in running if run.gateway_id}
+            running = await repos.runs.list_running()
+        running = [run for run in running if run.id not in self._running]
+        others = {run.gateway_id for run in running
+                  if run.gateway_id and run.gateway_id != self.gateway_id}
         live = await self.cache.live_gateways(others) if others else set()
+        self._seen_alive |= live
         orphans = [run for run in running if run.gateway_id not in live]
+        return await self._fail_orphans(orphans)
+
+    async def sweep(self) -> int:
+        """Fail the runs of other gateways that died without closing: gateways whose
+        heartbeat this one has seen, missing for `MISSING_GRACE_S` (so a Redis restart,
+        after which every gateway writes its heartbeat again within a second, is not
+        taken for deaths). Gateways never seen alive here (another deployment's, with a
+        different cache) are left alone."""
+        async with self.store.read() as repos:
+            running = await repos.runs.list_running(except_gateway=self.gateway_id)
+        others = {run.gateway_id for run in running if run.gateway_id}
+        self._seen_alive &= others
+        for gone in set(self._missing_since) - others:
+            del self._missing_since[gone]
+        if not others:
+            return 0
+        live = await self.cache.live_gateways(others)
+        now = time.monotonic()
+        dead: set[str] = set()
+        for gateway in others:
+            if gateway in live:
+                self._seen_alive.add(gateway)
+                self._missing_since.pop(gateway, None)
+            elif gateway in self._seen_alive:
+                since = self._missing_since.setdefault(gateway, now)
+                if now - since >= MISSING_GRACE_S:
+                    dead.add(gateway)
+        if not dead:
+            return 0
+        log.warning("gateway(s) %s stopped without closing", ", ".join(sorted(dead)))
+        return await self._fail_orphans([run for run in running if run.gateway_id in dead])
+
+    async def _fail_orphans(self, orphans: list[Any]) -> int:
         failed = 0
         for run in orphans:
             if await self.fail_run(run.user_id, run.thread_id, run.id, "interrupted",
@@ -490,6 +759,7 @@ class RunService:
                 failed += 1
         if failed:
             log.warning("marked %d interrupted run(s) failed", failed)
+        self.recovered += failed
         return failed
 
     @property
@@ -509,11 +779,13 @@ class RunService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.wait_idle()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
-            self._heartbeat = None
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
+            self._maintenance = None
+            await self.storage_repairs.run()
             try:
-                await self.cache.drop_gateway(self.gateway_id)
+                async with asyncio.timeout(CACHE_WRITE_TIMEOUT_S):
+                    await self.cache.drop_gateway(self.gateway_id)
             except Exception as exc:  # noqa: BLE001 - the key expires anyway
                 log.warning("gateway heartbeat not removed: %s", exc)

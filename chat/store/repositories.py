@@ -2,7 +2,7 @@
 
 Every method takes the `user_id` it acts for and puts it in the WHERE clause, so a
 query can never reach another user's rows even with a guessed id; the one exception is
-`RunRepository.list_orphaned`, the start-up recovery scan, which is about processes,
+`RunRepository.list_running`, the recovery scan, which is about processes,
 not users (each run it finds is then finished with its own user's scope).
 
 `Store.write()` and `Store.read()` hand out a `Repositories` bound to one connection and
@@ -130,6 +130,16 @@ class ThreadRepository(_Repository):
             raise LookupError(f"thread {thread_id} of user {user_id} does not exist")
         return int(seq)
 
+    async def last_seq(self, user_id: str, thread_id: str) -> int | None:
+        """The thread's last allocated event number (None: no such thread of the user)."""
+        seq = (
+            await self.connection.execute(
+                select(threads_t.c.last_seq).where(
+                    and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))
+            )
+        ).scalar_one_or_none()
+        return None if seq is None else int(seq)
+
 
 class MessageRepository(_Repository):
     async def add(
@@ -219,12 +229,24 @@ class RunRepository(_Repository):
         ).first()
         return None if row is None else RunRow(*row)
 
-    async def list_orphaned(self, live_gateway_ids: set[str]) -> list[RunRow]:
-        """Runs still `running` whose gateway is not among `live_gateway_ids`: the
-        candidates of start-up recovery, of every user."""
+    async def ended_among(self, user_id: str, run_ids: set[str]) -> set[str]:
+        """Those of the user's `run_ids` that are no longer `running`."""
+        rows = await self.connection.execute(
+            select(runs_t.c.id).where(
+                and_(runs_t.c.user_id == user_id, runs_t.c.id.in_(sorted(run_ids)),
+                     runs_t.c.status != "running"))
+        )
+        return {str(row[0]) for row in rows}
+
+    async def list_running(self, *, except_gateway: str | None = None) -> list[RunRow]:
+        """Runs still `running`, of every user, optionally leaving out one gateway's:
+        the candidates of recovery (each is then finished with its own user's scope)."""
         statement = select(*_run_columns()).where(runs_t.c.status == "running")
+        if except_gateway is not None:
+            statement = statement.where(
+                (runs_t.c.gateway_id != except_gateway) | runs_t.c.gateway_id.is_(None))
         rows = await self.connection.execute(statement)
-        return [RunRow(*row) for row in rows if row.gateway_id not in live_gateway_ids]
+        return [RunRow(*row) for row in rows]
 
 
 def _run_columns() -> tuple[Any, ...]:
