@@ -21,6 +21,12 @@ ends that the client did not choose:
 - 1009: a frame over the 1 MiB transport limit (closed by the library).
 - 1002: a frame that breaks the WebSocket framing itself (closed by the library).
 - 1001: the service is shutting down.
+- 1013 "service unavailable": the database could not record the session (after an
+  `error` event `unavailable`); connect again shortly.
+- 1013 "too slow": the client left more than `MAX_OUTBOUND_ITEMS` frames unread, so the
+  gateway stopped buffering for it; connect again and resume from the last `seq` seen.
+While the database is away a frame that needs it is answered with an `error` event
+`unavailable`, and nothing of it is written.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from websockets.typing import Subprotocol
 from chat.auth import SUBPROTOCOL, Claims, TokenRefused, TokenVerifier, token_from_headers
 from chat.hub import Subscription
 from chat.ids import new_connection_id
-from chat.runs import NotFound, RunService
+from chat.runs import NotFound, RunService, Unavailable
 
 log = logging.getLogger("chat.gateway")
 
@@ -58,6 +64,9 @@ TOKEN_EXPIRED_CLOSE = 4401
 TOKEN_EXPIRED_REASON = "token expired"
 # After the close of an expired session is queued, how long a stalled writer may delay it.
 CLOSE_GRACE_S = 5.0
+# Frames and events waiting to be sent to one client; beyond this it is closed as too slow.
+MAX_OUTBOUND_ITEMS = 256
+TRY_AGAIN_CLOSE = 1013
 # Longest single timer wait while a session runs towards its token's end.
 MAX_TIMER_S = 86400.0
 ALL_RUNS = None
@@ -107,17 +116,37 @@ class ClientSession:
         self.closed = False
         self.ends_at = claims.session_ends_at(gateway.verifier.leeway_s)
         self.expired = False
+        self.too_slow = False
+        self._closing: asyncio.Task[None] | None = None
 
     # outbound -----------------------------------------------------------------------
 
+    def _put(self, item: tuple[str, Any]) -> None:
+        """Queue for the writer; a client that lets the queue fill up is closed."""
+        if self.too_slow:
+            return
+        if self.outbound.qsize() >= MAX_OUTBOUND_ITEMS:
+            self._too_slow()
+            return
+        self.outbound.put_nowait(item)
+
+    def _too_slow(self) -> None:
+        log.warning("connection %s does not read; closed as too slow", self.connection_id)
+        self.too_slow = True
+        self.unfollow_all()
+        while not self.outbound.empty():
+            self.outbound.get_nowait()
+        self._closing = asyncio.get_running_loop().create_task(
+            self.websocket.close(TRY_AGAIN_CLOSE, "too slow"))
+
     def send_frame(self, frame: dict[str, Any]) -> None:
-        self.outbound.put_nowait(("frame", frame))
+        self._put(("frame", frame))
 
     def send_error(self, code: str, message: str) -> None:
         self.send_frame({"type": "error", "code": code, "message": message})
 
     def _on_live(self, event: dict[str, Any]) -> None:
-        self.outbound.put_nowait(("live", event))
+        self._put(("live", event))
 
     async def pump(self) -> None:
         """The single writer: frames, replays and live events, in queue order."""
@@ -138,6 +167,10 @@ class ClientSession:
                 except NotFound as exc:
                     await self.websocket.send(json.dumps(
                         {"type": "error", "code": "not_found", "message": str(exc)}))
+                    continue
+                except Unavailable as exc:
+                    await self.websocket.send(json.dumps(
+                        {"type": "error", "code": "unavailable", "message": str(exc)}))
                     continue
                 for event in events:
                     await self._send_event(event)
@@ -213,6 +246,8 @@ class ClientSession:
             self.send_error(exc.code, exc.message)
         except NotFound as exc:
             self.send_error("not_found", str(exc))
+        except Unavailable as exc:
+            self.send_error("unavailable", str(exc))
         except Exception:
             log.exception("frame of connection %s not handled", self.connection_id)
             self.send_error("internal_error", "the service could not handle this message")
@@ -257,7 +292,7 @@ class ClientSession:
         self.follow(submission.thread_id, submission.run_id)
         if submission.repeated:
             run_id = submission.run_id
-            self.outbound.put_nowait(("replay", lambda: service.run_events(user_id, run_id)))
+            self._put(("replay", lambda: service.run_events(user_id, run_id)))
         else:
             service.launch(submission)
 
@@ -273,7 +308,7 @@ class ClientSession:
             raise NotFound(f"thread {thread_id} not found")
         self.follow(thread_id, ALL_RUNS)
         user_id = self.user_id
-        self.outbound.put_nowait(
+        self._put(
             ("replay", lambda: service.thread_events_after(user_id, thread_id, after_seq)))
 
 
@@ -334,8 +369,17 @@ class Gateway:
         self.sessions.add(client)
         pump: asyncio.Task[None] | None = None
         try:
-            client.session_id = await self.service.open_session(
-                client.user_id, client.connection_id, claims.jti)
+            try:
+                client.session_id = await self.service.open_session(
+                    client.user_id, client.connection_id, claims.jti)
+            except Unavailable as exc:
+                try:
+                    await websocket.send(json.dumps(
+                        {"type": "error", "code": "unavailable", "message": str(exc)}))
+                    await websocket.close(TRY_AGAIN_CLOSE, "service unavailable")
+                except ConnectionClosed:
+                    pass
+                return
             client.send_frame({"type": "connection_established",
                                "connection_id": client.connection_id,
                                "user_id": client.user_id})
