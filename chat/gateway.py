@@ -136,8 +136,16 @@ class ClientSession:
         self.unfollow_all()
         while not self.outbound.empty():
             self.outbound.get_nowait()
-        self._closing = asyncio.get_running_loop().create_task(
-            self.websocket.close(TRY_AGAIN_CLOSE, "too slow"))
+        self._closing = asyncio.get_running_loop().create_task(self._close_too_slow())
+
+    async def _close_too_slow(self) -> None:
+        """Close 1013; the close frame waits behind what the client did not read, so
+        after CLOSE_GRACE_S the TCP connection is dropped."""
+        try:
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await self.websocket.close(TRY_AGAIN_CLOSE, "too slow")
+        except TimeoutError:
+            self.websocket.transport.abort()
 
     def send_frame(self, frame: dict[str, Any]) -> None:
         self._put(("frame", frame))
@@ -231,6 +239,8 @@ class ClientSession:
     async def handle_frame(self, raw: str | bytes) -> None:
         if self.expired or time.time() >= self.ends_at:
             return  # the token has run out: nothing more is done for this session
+        if self.too_slow:
+            return  # closing: nothing more is done for a client that does not read
         try:
             frame = self._parse(raw)
             kind = frame.get("type")
