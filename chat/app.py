@@ -47,6 +47,10 @@ WRITE_LIMIT_BYTES = 64 * 1024
 CLOSE_TIMEOUT_S = 5.0
 REDIS_CONNECT_TIMEOUT_S = 2.0
 REDIS_SOCKET_TIMEOUT_S = 5.0
+# A crowd of handshakes and runs waits for one of these connections instead of failing.
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_WAIT_S = 5.0
+FAKE_REDIS_MAX_CONNECTIONS = 10_000
 GATEWAY_ID_CHARS = 64
 
 
@@ -103,18 +107,22 @@ class ChatService:
 
 
 def make_redis(settings: Settings) -> Any:
-    """A client for settings.redis_url, or an in-process fakeredis when it is unset."""
+    """A client for settings.redis_url (a pool that makes callers wait for a free
+    connection, bounded in time), or an in-process fakeredis when it is unset."""
     if settings.redis_url:
         import redis.asyncio
 
-        return redis.asyncio.from_url(
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_POOL_WAIT_S,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
             socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         )
+        return redis.asyncio.Redis(connection_pool=pool)
     import fakeredis
 
-    return fakeredis.FakeAsyncRedis()
+    return fakeredis.FakeAsyncRedis(max_connections=FAKE_REDIS_MAX_CONNECTIONS)
 
 
 def gateway_id_for(host_name: str, address: str, port: int) -> str:
