@@ -160,7 +160,8 @@ class _VerificationKey:
             try:
                 jwt.get_algorithm_by_name(algorithm).prepare_key(secret)
             except jwt.InvalidKeyError as exc:
-                raise SettingsError(f"GOLDEN_PATH_JWT_SECRET cannot sign {algorithm}: {exc}") from None
+                raise SettingsError(
+                    f"GOLDEN_PATH_JWT_SECRET cannot sign {algorithm}: {exc}") from None
             return cls(thumbprint({"kty": "oct", "k": _b64url(secret.encode())}), secret)
         if algorithm in ASYMMETRIC:
             if not settings.jwt_public_key:
