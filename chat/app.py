@@ -50,6 +50,7 @@ REDIS_SOCKET_TIMEOUT_S = 5.0
 # A crowd of handshakes and runs waits for one of these connections instead of failing.
 REDIS_MAX_CONNECTIONS = 100
 REDIS_POOL_WAIT_S = 5.0
+REDIS_RETRIES = 2
 FAKE_REDIS_MAX_CONNECTIONS = 10_000
 GATEWAY_ID_CHARS = 64
 
@@ -111,6 +112,10 @@ def make_redis(settings: Settings) -> Any:
     connection, bounded in time), or an in-process fakeredis when it is unset."""
     if settings.redis_url:
         import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
 
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             settings.redis_url,
@@ -118,6 +123,10 @@ def make_redis(settings: Settings) -> Any:
             timeout=REDIS_POOL_WAIT_S,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
             socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+            # A pooled connection left over from before a Redis restart fails once and
+            # is replaced: retry on a fresh one rather than fail the caller.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), REDIS_RETRIES),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         return redis.asyncio.Redis(connection_pool=pool)
     import fakeredis

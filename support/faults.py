@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from support.client import ChatClient, Event, Refusal, RunSeen
 from support.config import SuiteConfig
 from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS
+from support.services import LocalServices, unavailable_reason
 from support.tokens import mint
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,34 @@ STOP_TIMEOUT_S = 10.0
 
 class FaultError(RuntimeError):
     """A fault could not be set up (a process did not start, a port was taken)."""
+
+
+# -- real backends -------------------------------------------------------------------------
+
+
+class BackendsUnavailable(RuntimeError):
+    """PostgreSQL or Redis cannot be started here; the message says why."""
+
+
+@contextlib.contextmanager
+def real_backends(directory: Path) -> Iterator[tuple[str, str]]:
+    """(database URL, Redis URL): the running ones named by GOLDEN_PATH_DATABASE_URL
+    (PostgreSQL) and GOLDEN_PATH_REDIS_URL, else private ones started under `directory`
+    (`python -m support.services`) and stopped afterwards."""
+    database_url = os.environ.get("GOLDEN_PATH_DATABASE_URL", "")
+    redis_url = os.environ.get("GOLDEN_PATH_REDIS_URL", "")
+    if database_url.startswith("postgresql+asyncpg://") and redis_url:
+        yield database_url, redis_url
+        return
+    reason = unavailable_reason()
+    if reason is not None:
+        raise BackendsUnavailable(reason)
+    services = LocalServices(directory)
+    try:
+        urls = services.up()
+        yield urls.database_url, urls.redis_url
+    finally:
+        services.down(purge=True)
 
 
 # -- a gateway in its own process -------------------------------------------------------
@@ -596,6 +625,7 @@ async def delete_users(database_url: str, user_ids: Sequence[str]) -> None:
 
 
 __all__ = [
+    "BackendsUnavailable",
     "Crowd",
     "CrowdPlan",
     "FaultError",
@@ -609,6 +639,7 @@ __all__ = [
     "delete_users",
     "free_port",
     "question_for",
+    "real_backends",
     "spread",
     "stalled_client",
 ]
