@@ -96,6 +96,19 @@ def _unavailable(exc: BaseException) -> Unavailable:
                        f"answering: {type(exc).__name__}); nothing was saved, try again shortly")
 
 
+def open_tool_calls(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(call_id, tool) of each `tool_executing` of a run's events without its
+    `tool_completed`, in order."""
+    started: dict[str, str] = {}
+    for event in events:
+        payload = event.get("payload") or {}
+        if event.get("type") == EventType.TOOL_EXECUTING.value:
+            started[str(payload.get("call_id"))] = str(payload.get("tool"))
+        elif event.get("type") == EventType.TOOL_COMPLETED.value:
+            started.pop(str(payload.get("call_id")), None)
+    return list(started.items())
+
+
 def stored_events_after(
     store: Store,
 ) -> Callable[[str, str, int], Awaitable[list[dict[str, Any]]]]:
@@ -605,27 +618,41 @@ class RunService:
 
     async def fail_run(self, user_id: str, thread_id: str, run_id: str, code: str,
                        message: str) -> bool:
-        """Mark a `running` run failed and append its closing `agent_completed`
-        {status failed, error {code, message}}. False if it was no longer running.
-        The thread's row is locked first, as `store_events` does, so the two never
-        wait on each other in opposite orders."""
+        """Mark a `running` run failed and append its closing events: a `tool_completed`
+        {status error} for each tool call it left open (every `tool_executing` gets its
+        `tool_completed`, even in a run cut short), then `agent_completed` {status failed,
+        error {code, message}}. False if it was no longer running. The thread's row is
+        locked first, as `store_events` does, so the two never wait on each other in
+        opposite orders."""
         payload = {"status": "failed", "response": "", "error": {"code": code, "message": message}}
         async with self._locks.hold(thread_id):
             try:
                 async with self.store.write() as repos:
-                    seq = await repos.threads.next_seq(user_id, thread_id)
+                    await repos.threads.next_seq(user_id, thread_id, 0)
                     if not await repos.runs.finish(user_id, run_id, status="failed",
                                                    agents=None, result=None,
                                                    error_code=code, error_message=message):
                         raise _NotRunning(run_id)
-                    event = {"type": EventType.AGENT_COMPLETED.value, "run_id": run_id,
-                             "thread_id": thread_id, "seq": seq, "timestamp": timestamp(),
-                             "payload": payload}
-                    await repos.events.add(user_id, thread_id, run_id, seq, event)
+                    closing = [
+                        (EventType.TOOL_COMPLETED.value, {
+                            "call_id": call_id, "tool": tool, "status": "error",
+                            "result": {"error": f"{code}: {message}"}})
+                        for call_id, tool in open_tool_calls(
+                            await repos.events.list_for_run(user_id, run_id))
+                    ] + [(EventType.AGENT_COMPLETED.value, payload)]
+                    last = await repos.threads.next_seq(user_id, thread_id, len(closing))
+                    stamp = timestamp()
+                    events = [
+                        {"type": kind, "run_id": run_id, "thread_id": thread_id,
+                         "seq": last - len(closing) + 1 + i, "timestamp": stamp,
+                         "payload": body}
+                        for i, (kind, body) in enumerate(closing)
+                    ]
+                    await repos.events.add_many(user_id, thread_id, events)
             except _NotRunning:
                 return False
             await self._cache_result(user_id, run_id, payload, thread_id)
-            await self.hub.publish(user_id, thread_id, event)
+            await self.hub.publish_many(user_id, thread_id, events)
         return True
 
     # reading ------------------------------------------------------------------------

@@ -196,7 +196,8 @@ def test_a_run_is_followed_live_from_another_gateway_in_process(tmp_path: Path,
 
 def test_a_run_failed_elsewhere_gets_no_event_after_its_ending(config: SuiteConfig) -> None:
     """When another gateway has failed a run (it took this one for dead), the events
-    this gateway still produces for it are not stored: one ending, and nothing after."""
+    this gateway still produces for it are not stored: the tool call it left open is
+    closed, one ending follows, and nothing after."""
 
     async def scenario() -> None:
         service = await start_service(settings_of(config, None),
@@ -204,7 +205,7 @@ def test_a_run_failed_elsewhere_gets_no_event_after_its_ending(config: SuiteConf
         try:
             submission = await service.runs.submit("alice", "Wait for 0.5 seconds")
             await eventually(lambda: service.runs.run_events("alice", submission.run_id),
-                             lambda events: len(events) >= 3, timeout=WAIT_S,
+                             lambda events: len(events) >= 4, timeout=WAIT_S,
                              what="the run's first events to be stored")
             failed = await service.runs.fail_run("alice", submission.thread_id,
                                                  submission.run_id, "interrupted",
@@ -213,8 +214,11 @@ def test_a_run_failed_elsewhere_gets_no_event_after_its_ending(config: SuiteConf
             await service.runs.wait_idle()
             events = await service.runs.run_events("alice", submission.run_id)
             types = [e["type"] for e in events]
-            assert types[0] == "agent_started" and len(types) < 6
-            assert types.count("agent_completed") == 1 and types[-1] == "agent_completed"
+            assert types == ["agent_started", "agent_thinking", "agent_thinking",
+                             "tool_executing", "tool_completed", "agent_completed"]
+            assert events[-2]["payload"]["status"] == "error"
+            assert events[-2]["payload"]["call_id"] == events[-3]["payload"]["call_id"]
+            assert events[-1]["payload"]["status"] == "failed"
             assert events[-1]["payload"]["error"]["code"] == "interrupted"
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
         finally:
@@ -260,8 +264,9 @@ def test_a_gateway_killed_mid_run_fails_the_run_when_it_starts_again(
             assert done.payload["error"]["code"] == "interrupted"
             seen = again.log.events(start=mark)
             assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
-            assert [e.type for e in seen][:4] == ["agent_started", "agent_thinking",
-                                                  "agent_thinking", "tool_executing"]
+            assert [e.type for e in seen] == ["agent_started", "agent_thinking",
+                                              "agent_thinking", "tool_executing",
+                                              "tool_completed", "agent_completed"]
             await again.close()
             return recovered
         finally:

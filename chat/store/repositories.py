@@ -117,7 +117,8 @@ class ThreadRepository(_Repository):
 
     async def next_seq(self, user_id: str, thread_id: str, count: int = 1) -> int:
         """Allocate the thread's next `count` event numbers and return the last one (the
-        row lock serialises writers of the thread, across processes too)."""
+        row lock serialises writers of the thread, across processes too; `count` 0 only
+        takes the lock)."""
         seq = (
             await self.connection.execute(
                 update(threads_t)
