@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -356,7 +357,8 @@ class RunService:
         try:
             async with self.store.write() as repos:
                 await repos.users.ensure(user_id)
-                await repos.sessions.open(user_id, session_id, connection_id, token_jti)
+                await repos.sessions.open(user_id, session_id, connection_id, token_jti,
+                                          self.gateway_id)
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
         created = timestamp()
@@ -729,34 +731,41 @@ class RunService:
             log.debug("sweep for dead gateways skipped: %s", exc)
 
     async def recover(self) -> int:
-        """At start-up: fail the runs left `running` by a gateway that is gone.
+        """At start-up: fail the runs left `running`, and mark the sessions left `active`,
+        by gateways that are gone.
 
-        Every run records the gateway (process) that runs it. A run of this gateway's own
-        id belongs to an earlier process with the same id (same host and port), which is
-        gone; a run of another gateway is orphaned when that gateway has no heartbeat.
-        Each orphan gets status `failed`, error_code `interrupted` and a closing
-        `agent_completed` event. With the embedded in-process cache no other gateway's
+        Every run and session records the gateway (process) that holds it. Those of this
+        gateway's own id belong to an earlier process with the same id (same host and
+        port), which is gone; those of another gateway are orphaned when that gateway has
+        no heartbeat. Each orphaned run gets status `failed`, error_code `interrupted` and
+        its closing events; each orphaned session becomes `disconnected` and its
+        connection key goes. With the embedded in-process cache no other gateway's
         heartbeat is visible, so there a single gateway per database is assumed.
         """
         async with self.store.read() as repos:
             running = await repos.runs.list_running()
+            holding = await repos.sessions.gateways_with_active()
         running = [run for run in running if run.id not in self._running]
-        others = {run.gateway_id for run in running
-                  if run.gateway_id and run.gateway_id != self.gateway_id}
+        others = ({run.gateway_id for run in running if run.gateway_id} | holding) - {
+            self.gateway_id}
         live = await self.cache.live_gateways(others) if others else set()
         self._seen_alive |= live
-        orphans = [run for run in running if run.gateway_id not in live]
-        return await self._fail_orphans(orphans)
+        dead = (others - live) | {self.gateway_id}
+        failed = await self._fail_orphans(
+            [run for run in running if run.gateway_id is None or run.gateway_id in dead])
+        await self._release_sessions(dead & (holding | {self.gateway_id}))
+        return failed
 
     async def sweep(self) -> int:
-        """Fail the runs of other gateways that died without closing: gateways whose
-        heartbeat this one has seen, missing for `MISSING_GRACE_S` (so a Redis restart,
-        after which every gateway writes its heartbeat again within a second, is not
-        taken for deaths). Gateways never seen alive here (another deployment's, with a
-        different cache) are left alone."""
+        """Fail the runs and release the sessions of other gateways that died without
+        closing: gateways whose heartbeat this one has seen, missing for
+        `MISSING_GRACE_S` (so a Redis restart, after which every gateway writes its
+        heartbeat again within a second, is not taken for deaths). Gateways never seen
+        alive here (another deployment's, with a different cache) are left alone."""
         async with self.store.read() as repos:
             running = await repos.runs.list_running(except_gateway=self.gateway_id)
-        others = {run.gateway_id for run in running if run.gateway_id}
+            holding = await repos.sessions.gateways_with_active(except_gateway=self.gateway_id)
+        others = {run.gateway_id for run in running if run.gateway_id} | holding
         self._seen_alive &= others
         for gone in set(self._missing_since) - others:
             del self._missing_since[gone]
@@ -776,7 +785,23 @@ class RunService:
         if not dead:
             return 0
         log.warning("gateway(s) %s stopped without closing", ", ".join(sorted(dead)))
-        return await self._fail_orphans([run for run in running if run.gateway_id in dead])
+        failed = await self._fail_orphans([run for run in running if run.gateway_id in dead])
+        await self._release_sessions(dead & holding)
+        return failed
+
+    async def _release_sessions(self, gateways: set[str]) -> None:
+        """Sessions the dead `gateways` held: `disconnected`, connection keys removed."""
+        if not gateways:
+            return
+        async with self.store.write() as repos:
+            released = await repos.sessions.disconnect_for_gateways(gateways)
+        for user_id, connection_id in released:
+            await self._cache_write(f"conn:{connection_id}",
+                                    functools.partial(self.cache.drop_connection, user_id,
+                                                      connection_id))
+        if released:
+            log.warning("marked %d session(s) of stopped gateway(s) disconnected",
+                        len(released))
 
     async def _fail_orphans(self, orphans: list[Any]) -> int:
         failed = 0

@@ -38,11 +38,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 
+from support import loop
 from support.client import ChatClient, Event, Refusal, RunSeen
 from support.config import SuiteConfig
-from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS
+from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS, eventually
 from support.services import LocalServices, unavailable_reason
+from support.stack import Stack
 from support.tokens import mint
+from support.users import Person
 
 PROJECT = Path(__file__).resolve().parents[1]
 READY_LINE = "chat service listening on "
@@ -624,6 +627,77 @@ async def delete_users(database_url: str, user_ids: Sequence[str]) -> None:
         await probe.close()
 
 
+# -- for the scenarios (plain functions on the harness loop) ------------------------------
+
+
+def why_no_own_gateway(stack: Stack) -> str | None:
+    """Why the suite cannot run a gateway of its own next to the stack (None: it can)."""
+    if stack.config.external_gateway:
+        return ("the suite talks to a gateway it did not start (gateway_url), so it cannot "
+                "crash and restart it; run without gateway_url to include this scenario")
+    return None
+
+
+def start_own_gateway(stack: Stack) -> GatewayProcess:
+    """`python -m chat serve` on the stack's database (and Redis, if real), for faults."""
+    gateway = GatewayProcess(GatewaySettings.of(stack.config, stack.storage.database_url))
+    loop.run(gateway.start(), timeout=START_TIMEOUT_S + 5,
+             what="a chat service of the suite's own to start")
+    return gateway
+
+
+def stop_own_gateway(gateway: GatewayProcess) -> None:
+    loop.run(gateway.stop(), timeout=STOP_TIMEOUT_S * 2, what="the suite's chat service to stop")
+    gateway.remove_log()
+
+
+def crash_and_restart(gateway: GatewayProcess) -> None:
+    """SIGKILL the gateway, then start it again on the same port."""
+    loop.run(gateway.kill(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to crash")
+    loop.run(gateway.start(), timeout=START_TIMEOUT_S + 5,
+             what="the chat service to start again after crashing")
+
+
+def join(person: Person, gateway: GatewayProcess) -> ChatClient:
+    """Connect `person` with their sign-in to `gateway`; the connection becomes theirs."""
+    client = loop.run(ChatClient.open(str(gateway.url), person.sign_in.token,
+                                      timeout=person.cast.timeout),
+                      timeout=person.cast.timeout * 2, what=f"{person.name} to connect")
+    if isinstance(client, ChatClient):
+        person.sessions.append(client)
+        return client
+    raise AssertionError(f"{person.name} was turned away: {client.describe()}")
+
+
+def crowd_on(stack: Stack, users: int, runs_each: int) -> Survival:
+    """A crowd on the stack's gateway (some users dropping and resuming, some sending a
+    question twice), checked against storage, then its users' rows and keys removed."""
+    plan = CrowdPlan(users, runs_each, drop_every=5, repeat_every=4, prefix="crowd",
+                     timeout=stack.config.timeout * 2)
+    limit = stack.config.timeout * 6
+
+    async def run() -> Survival:
+        result = await crowd([stack.gateway_url], stack.config, plan)
+        try:
+            return await check_crowd(result, stack.storage.database_url)
+        finally:
+            await _settle_and_forget(stack, [m.user_id for m in result.members])
+
+    return loop.run(run(), timeout=limit, what=f"{users} people to be answered")
+
+
+async def _settle_and_forget(stack: Stack, user_ids: list[str]) -> None:
+    async def active() -> int:
+        rows = await stack.storage.sessions_of(user_ids)
+        return sum(1 for row in rows if row.get("status") == "active")
+
+    with contextlib.suppress(AssertionError):
+        await eventually(active, lambda n: n == 0, what="the crowd's sessions to close",
+                         timeout=stack.config.timeout)
+    await stack.storage.delete_users(user_ids)
+    await stack.cache.delete_users(user_ids)
+
+
 __all__ = [
     "BackendsUnavailable",
     "Crowd",
@@ -635,11 +709,17 @@ __all__ = [
     "Survival",
     "TcpRelay",
     "check_crowd",
+    "crash_and_restart",
     "crowd",
+    "crowd_on",
     "delete_users",
     "free_port",
+    "join",
     "question_for",
     "real_backends",
     "spread",
     "stalled_client",
+    "start_own_gateway",
+    "stop_own_gateway",
+    "why_no_own_gateway",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chat.store.models import Base
@@ -57,7 +57,31 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
 
+# Columns added after the first schema, for databases created before them: table,
+# column, its SQL type, and an index that goes with it.
+ADDED_COLUMNS = (
+    ("user_sessions", "gateway_id", "VARCHAR(64)",
+     ("CREATE INDEX IF NOT EXISTS ix_user_sessions_status_gateway "
+      "ON user_sessions (status, gateway_id)")),
+)
+
+
+def _column_names(connection: Any, table: str) -> set[str]:
+    return {str(c["name"]) for c in inspect(connection).get_columns(table)}
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the tables and indexes that do not exist yet (idempotent)."""
+    """Create the tables and indexes that do not exist yet, and add the columns of
+    `ADDED_COLUMNS` to tables made before them (idempotent; safe when several
+    gateways start at once)."""
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
+    for table, column, kind, index in ADDED_COLUMNS:
+        async with engine.begin() as connection:
+            present = await connection.run_sync(_column_names, table)
+            if column in present:
+                continue
+            guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+            await connection.exec_driver_sql(
+                f"ALTER TABLE {table} ADD COLUMN {guard}{column} {kind}")
+            await connection.exec_driver_sql(index)

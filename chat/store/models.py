@@ -102,9 +102,11 @@ class RunEvent(Base):
 
 class UserSession(Base):
     """One authenticated connection: `active`, then `ended` (the client closed normally)
-    or `disconnected` (the connection dropped)."""
+    or `disconnected` (the connection dropped, or the gateway holding it died: its
+    `gateway_id` says which, so recovery can tell)."""
 
     __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_status_gateway", "status", "gateway_id"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID, index=True)
@@ -113,6 +115,7 @@ class UserSession(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    gateway_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TemporaryUserData(Base):

@@ -1,9 +1,10 @@
 """Repositories over the tables of DESIGN §6, and the unit of work that binds them.
 
 Every method takes the `user_id` it acts for and puts it in the WHERE clause, so a
-query can never reach another user's rows even with a guessed id; the one exception is
-`RunRepository.list_running`, the recovery scan, which is about processes,
-not users (each run it finds is then finished with its own user's scope).
+query can never reach another user's rows even with a guessed id. The exceptions are the
+recovery scans (`RunRepository.list_running`, `SessionRepository.gateways_with_active` and
+`disconnect_for_gateways`), which are about gateway processes, not users (each run they
+find is then finished with its own user's scope).
 
 `Store.write()` and `Store.read()` hand out a `Repositories` bound to one connection and
 one transaction. On SQLite, writes in this process go one at a time (SQLite has a single
@@ -300,13 +301,34 @@ class SessionRepository(_Repository):
     """user_sessions: one row per authenticated connection."""
 
     async def open(self, user_id: str, session_id: str, connection_id: str,
-                   token_jti: str | None) -> None:
+                   token_jti: str | None, gateway_id: str | None = None) -> None:
         await self.connection.execute(
             insert(sessions_t).values(
                 id=session_id, user_id=user_id, connection_id=connection_id,
                 token_jti=token_jti, status="active", created_at=utcnow(),
+                gateway_id=gateway_id,
             )
         )
+
+    async def gateways_with_active(self, *, except_gateway: str | None = None) -> set[str]:
+        """The gateways holding `active` sessions, of every user (for recovery)."""
+        statement = select(sessions_t.c.gateway_id).distinct().where(
+            and_(sessions_t.c.status == "active", sessions_t.c.gateway_id.is_not(None)))
+        if except_gateway is not None:
+            statement = statement.where(sessions_t.c.gateway_id != except_gateway)
+        return {str(row[0]) for row in await self.connection.execute(statement)}
+
+    async def disconnect_for_gateways(self, gateway_ids: set[str]) -> list[tuple[str, str]]:
+        """Mark the `active` sessions held by these (dead) gateways `disconnected`;
+        (user_id, connection_id) of each, so their connection keys can go too."""
+        rows = await self.connection.execute(
+            update(sessions_t)
+            .where(and_(sessions_t.c.status == "active",
+                        sessions_t.c.gateway_id.in_(sorted(gateway_ids))))
+            .values(status="disconnected")
+            .returning(sessions_t.c.user_id, sessions_t.c.connection_id)
+        )
+        return [(str(user), str(connection)) for user, connection in rows]
 
     async def close(self, user_id: str, session_id: str, status: str) -> None:
         await self.connection.execute(

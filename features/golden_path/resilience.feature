@@ -1,0 +1,28 @@
+@resilience
+Feature: Nothing is lost when things go wrong
+  Connections drop, the chat service crashes, many people ask at once: every question is
+  still answered or clearly ended, every answer is kept exactly once, and nobody ever sees
+  anything of someone else's conversation.
+
+  Scenario: Alice loses her connection mid-answer and finds the whole answer when she comes back
+    Given Alice is signed in
+    When Alice asks "Wait for 0.5 seconds" and loses her connection once the agents start
+    And Alice comes back and reopens that conversation from the start
+    Then Alice finds the whole answer, from the agents starting to the answer, each step once
+    And Alice's question and the answer she found are saved, once
+
+  Scenario: A busy evening: many people ask at once and everyone gets their own answers
+    When 20 people each ask 2 questions at the same time, some losing their connection or sending a question twice
+    Then every one of them gets their own answers
+    And every question and every answer is saved exactly once
+    And nobody sees anything of anyone else's conversations
+
+  @in_process
+  Scenario: The chat service crashes during Alice's answer, and when it is back she sees that answer ended as interrupted
+    Given a chat service that the suite can crash and start again
+    And Alice is signed in to that chat service
+    When Alice asks "Wait for 10 seconds" and the agents start working
+    And that chat service crashes and starts again
+    And Alice comes back and reopens that conversation from the start
+    Then Alice sees her answer end as interrupted, every tool it started closed
+    And Alice's request is recorded as failed because it was interrupted
