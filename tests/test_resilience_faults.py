@@ -121,6 +121,13 @@ async def run_record(database_url: str, run_id: str) -> dict[str, Any]:
     return found[0]
 
 
+async def session_status(database_url: str, client: ChatClient) -> str:
+    found = await rows(database_url, "SELECT status FROM user_sessions WHERE "
+                       "connection_id = :c", c=client.connection_id)
+    assert found, f"no session recorded for connection {client.connection_id}"
+    return str(found[0]["status"])
+
+
 # -- live fan-out ---------------------------------------------------------------------------
 
 
@@ -234,7 +241,8 @@ def test_a_gateway_killed_mid_run_fails_the_run_when_it_starts_again(
     backends: tuple[str, str], config: SuiteConfig
 ) -> None:
     """SIGKILL leaves the run `running`; the gateway started again on the same port (the
-    same gateway id) fails it at start-up, and a resuming client sees it end."""
+    same gateway id) fails it at start-up (and records the session it held as
+    disconnected), and a resuming client sees it end."""
     database_url, redis_url = backends
     gateway = GatewayProcess(gateway_settings(config, database_url, redis_url))
     alice = user()
@@ -256,6 +264,7 @@ def test_a_gateway_killed_mid_run_fails_the_run_when_it_starts_again(
             record = await run_record(database_url, started.run_id)
             recovered = time.perf_counter() - killed
             assert (record["status"], record["error_code"]) == ("failed", "interrupted")
+            assert await session_status(database_url, client) == "disconnected"
             again = await connect(url, config, alice)
             mark = await again.resume(started.thread_id, 0)
             done = await again.log.expect_event("agent_completed", run_id=started.run_id,
@@ -307,6 +316,7 @@ def test_a_gateway_killed_mid_run_is_found_by_another_gateway(
             assert done.payload["error"]["code"] == "interrupted"
             record = await run_record(database_url, started.run_id)
             assert (record["status"], record["error_code"]) == ("failed", "interrupted")
+            assert await session_status(database_url, asker) == "disconnected"
             await follower.close()
             return recovered
         finally:
