@@ -11,7 +11,9 @@ Redis (fakeredis in-process works the same). Per thread it remembers the last `s
 delivered: an older or repeated event is dropped, and a jump (a batch published by another
 process that was lost while Redis was away, or overtaken by a later one) is filled from
 storage through `backfill` before the jumping event is delivered. After a lost Redis
-connection it reconnects, subscribes again and fills every followed thread from storage.
+connection it reconnects, subscribes again and fills every followed thread from storage,
+after the last event it delivered there. (Only deliveries count: a replay may read events
+that are stored but not published yet, which the thread's other followers still need.)
 Publishing goes through an outbox task, so a slow or absent Redis never holds up a run;
 while Redis is away the outbox keeps the newest `OUTBOX_LIMIT` batches and sends them when
 it returns.
@@ -65,9 +67,6 @@ class EventHub(Protocol):
     async def ready(self) -> None:
         """Return once every subscription made so far receives events (before a replay
         reads storage, so nothing published in between is missed)."""
-
-    def note(self, user_id: str, thread_id: str, seq: int) -> None:
-        """The thread's followers here have seen events up to `seq` (from a replay)."""
 
     async def start(self) -> None:
         """Begin delivering (connect, subscribe)."""
@@ -136,9 +135,6 @@ class InProcessEventHub(_Listeners):
             self._call((user_id, thread_id), event)
 
     async def ready(self) -> None:
-        return None
-
-    def note(self, user_id: str, thread_id: str, seq: int) -> None:
         return None
 
     async def start(self) -> None:
@@ -255,11 +251,6 @@ class RedisEventHub(_Listeners):
         self._last.pop(key, None)
         self._key_locks.pop(key, None)
         self._commands.put_nowait(("UNSUBSCRIBE", channel))
-
-    def note(self, user_id: str, thread_id: str, seq: int) -> None:
-        key = (user_id, thread_id)
-        if key in self._listeners:
-            self._last[key] = max(self._last.get(key, 0), seq)
 
     async def ready(self) -> None:
         if not self.connected:

@@ -671,7 +671,6 @@ class RunService:
                 events = await repos.events.list_after(user_id, thread_id, after_seq)
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        self.hub.note(user_id, thread_id, max([after_seq, *(int(e["seq"]) for e in events)]))
         return events
 
     async def run_events(self, user_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -681,8 +680,6 @@ class RunService:
                 events = await repos.events.list_for_run(user_id, run_id)
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        if events:
-            self.hub.note(user_id, str(events[-1]["thread_id"]), int(events[-1]["seq"]))
         return events
 
     async def thread_exists(self, user_id: str, thread_id: str) -> bool:
