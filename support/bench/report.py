@@ -169,6 +169,16 @@ def markdown(doc: Mapping[str, Any]) -> str:
     lines += [f"- `{f['name']}`: {f['about']}." for f in doc["figures"] if f.get("about")]
     lines += [
         "",
+        ("How: the gateway, its store and cache, and the clients run in one process on one "
+        "event loop, as in the acceptance suite's embedded stack, so a latency includes the "
+        "client's share of the CPU on both sides of a ratio. Paired figures alternate service "
+        "and baseline sample by sample; work the service still does after answering is "
+        "waited for, untimed, before the next sample. The idle-connection figure runs each "
+        "server in its own process and reads its VmRSS. p50/p95/p99 are over the samples "
+        "behind the value, in the unit shown after p99."),
+    ]
+    lines += [
+        "",
         "## Targets",
         "",
         "Read from the benchmark, never turned into timed tests.",
