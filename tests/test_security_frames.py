@@ -4,10 +4,10 @@ server live on.
 
 A catalogue of named attacks checks the exact answer to each; a property-based test sends
 thousands of generated frames (hypothesis picks the kind and the seed of each, the
-generator in support/hostile.py builds it cheaply) on one connection, each followed by a
-probe frame whose answer proves the connection still reads frames in order; then normal
-runs of the same user and of another user must complete, and the service must have logged
-no error. Text frames that are not UTF-8 are closed by the websockets library with 1007.
+generator in support/hostile.py builds it cheaply) on one connection and checks the answer
+to each (a probe frame after those that may get none proves the connection still reads
+frames in order); then normal runs of the same user and of another user must complete, and
+the service must have logged no error. Text frames that are not UTF-8 are closed by the websockets library with 1007.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fakeredis
@@ -145,8 +145,7 @@ def is_request_shaped(frame: str | bytes) -> bool:
 
 
 class Fuzzer:
-    """Sends hostile frames on one connection, each followed by a probe frame, and checks
-    every answer up to the probe's."""
+    """Sends hostile frames on one connection and checks what answers each."""
 
     def __init__(self, ws: ClientConnection, thread_ids: tuple[str, ...]) -> None:
         self.ws = ws
@@ -173,19 +172,38 @@ class Fuzzer:
         else:
             assert len(errors) <= 1, (str(frame)[:200], answers)
 
-    def send(self, frame: str | bytes) -> None:
-        self.sent += 1
-        probe = f"probe-{self.sent}"
-        self.ws.send(frame)
-        self.ws.send(json.dumps({"type": probe}))
+    def _until(self, last: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         while True:
-            answer = json.loads(self.ws.recv(timeout=10))
-            if answer.get("type") == "error" and answer.get("message") == (
-                    f"unknown frame type {probe!r}"):
-                break
-            answers.append(answer)
+            answers.append(json.loads(self.ws.recv(timeout=10)))
+            if last(answers[-1]):
+                return answers
+
+    def _probe(self) -> list[dict[str, Any]]:
+        """Send a probe frame; the answers before the probe's own error."""
+        probe = f"probe-{self.sent}"
+        self.ws.send(json.dumps({"type": probe}))
+        answers = self._until(lambda a: a.get("type") == "error" and a.get("message") == (
+            f"unknown frame type {probe!r}"))
+        return answers[:-1]
+
+    def send(self, frame: str | bytes) -> None:
+        """Send one hostile frame and check its answers. A frame the contract cannot use
+        gets exactly one error (events of earlier runs may come first); a request-shaped
+        one may legitimately get none (a resume with nothing to replay), so a probe frame
+        follows it and everything up to the probe's answer is checked."""
+        self.sent += 1
+        self.ws.send(frame)
+        if is_request_shaped(frame):
+            answers = self._probe()
+        else:
+            answers = self._until(lambda a: a.get("type") == "error")
         self.check(frame, answers)
+
+    def finish(self) -> None:
+        """No frame got a second error: nothing but events before a last probe's answer."""
+        stray = [a for a in self._probe() if a.get("type") == "error"]
+        assert stray == [], stray
 
     def settle(self) -> None:
         """Wait for every run the fuzzing started to complete."""
@@ -217,6 +235,7 @@ def fuzz(s: Settings, frames: int, *, redis_url: str | None = None) -> Fuzzer:
                 fuzzer.send(random_frame(random.Random(seed), kind, fuzzer.thread_ids))
 
         hostile()
+        fuzzer.finish()
         fuzzer.settle()
         # The same connection, a new one of the same user and another user still work.
         assert answered(alice, "What is 6 * 7?", "6 * 7 = 42")
@@ -237,7 +256,6 @@ def test_thousands_of_generated_frames_leave_connection_and_server_alive(
     print(f"frames fuzzed: {fuzzer.sent} in {took:.1f} s; errors {fuzzer.errors}; "
           f"runs started {len(fuzzer.started)}")
     assert fuzzer.sent >= FUZZ_FRAMES
-    assert took < 30
 
 
 @pytest.mark.skipif(
