@@ -144,9 +144,16 @@ def gateway_id_for(host_name: str, address: str, port: int) -> str:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (0 = an ephemeral port)."""
+    """A listening TCP socket on host:port (0 = an ephemeral port), Nagle off.
+
+    asyncio turns Nagle's algorithm off only for sockets it made with the TCP protocol
+    number; `create_server` leaves it 0, so without TCP_NODELAY here (inherited by each
+    accepted connection on Linux) every event after the first waits for a delayed ACK.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return listener
 
 
 async def start_service(
