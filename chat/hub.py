@@ -157,12 +157,15 @@ class RedisEventHub(_Listeners):
         self._key_locks: dict[Key, asyncio.Lock] = {}
         self._channels: dict[str, Key] = {}
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._commands: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
-        self._pings: dict[str, asyncio.Future[None]] = {}
+        self._wake = asyncio.Event()
+        self._subscribed: set[str] = set()
+        self._waiting: list[asyncio.Future[None]] = []
+        self._pings: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connected = asyncio.Event()
         self._catch_ups: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.dropped = 0
         self.backfilled = 0
 
@@ -186,9 +189,13 @@ class RedisEventHub(_Listeners):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(READY_TIMEOUT_S):
                 await self._outbox.join()
+        self._closed = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # The Redis client may swallow a cancellation mid-command; the loops also stop
+        # on `_closed`, and none is waited for longer than this.
+        await asyncio.wait(self._tasks, timeout=READY_TIMEOUT_S)
         self._tasks = []
         self._resolve_pings()
         if self._pubsub is not None:
@@ -220,7 +227,7 @@ class RedisEventHub(_Listeners):
         self._outbox.put_nowait((channel_name(user_id, thread_id), message))
 
     async def _send_loop(self) -> None:
-        while True:
+        while not self._closed:
             channel, message = await self._outbox.get()
             try:
                 pause = RECONNECT_FIRST_S
@@ -231,6 +238,8 @@ class RedisEventHub(_Listeners):
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - Redis away: retry, in order
+                        if self._closed:
+                            break
                         if pause == RECONNECT_FIRST_S:
                             log.warning("live events not published (Redis: %s); retrying", exc)
                         await asyncio.sleep(pause)
@@ -241,75 +250,82 @@ class RedisEventHub(_Listeners):
     # following ----------------------------------------------------------------------
 
     def _first_listener(self, key: Key) -> None:
-        channel = channel_name(*key)
-        self._channels[channel] = key
-        self._commands.put_nowait(("SUBSCRIBE", channel))
+        self._channels[channel_name(*key)] = key
+        self._wake.set()
 
     def _last_listener_gone(self, key: Key) -> None:
-        channel = channel_name(*key)
-        self._channels.pop(channel, None)
+        self._channels.pop(channel_name(*key), None)
         self._last.pop(key, None)
         self._key_locks.pop(key, None)
-        self._commands.put_nowait(("UNSUBSCRIBE", channel))
+        self._wake.set()
 
     async def ready(self) -> None:
         if not self.connected:
             return
-        token = secrets.token_hex(8)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pings[token] = future
-        self._commands.put_nowait(("PING", token))
+        self._waiting.append(future)
+        self._wake.set()
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 await future
         except TimeoutError:
             log.warning("live subscriptions not confirmed within %gs", READY_TIMEOUT_S)
-        finally:
-            self._pings.pop(token, None)
 
     def _resolve_pings(self) -> None:
-        for future in self._pings.values():
+        waiting = [f for futures in self._pings.values() for f in futures] + self._waiting
+        self._pings.clear()
+        self._waiting = []
+        for future in waiting:
             if not future.done():
                 future.set_result(None)
 
     async def _command_loop(self) -> None:
-        """Sends SUBSCRIBE, UNSUBSCRIBE and PING on the subscribed connection, in order
-        (through the client's own methods, so its reconnection subscribes again)."""
-        while True:
-            command = await self._commands.get()
+        """Brings the subscriptions of the connection in line with the threads followed
+        here: whatever changed since the last round in one SUBSCRIBE and one UNSUBSCRIBE,
+        then one PING for everyone waiting in `ready` (Redis answers in order, so its
+        PONG means the subscriptions sent before it are in place). Batching keeps a crowd
+        of followers from queueing a round trip each."""
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
             pubsub = self._pubsub
             if pubsub is None:
-                if command[0] == "PING":
-                    self._resolve_pings()
+                self._resolve_pings()
                 continue
+            waiting, self._waiting = self._waiting, []
             try:
-                if command[0] == "SUBSCRIBE":
-                    await pubsub.subscribe(command[1])
-                elif command[0] == "UNSUBSCRIBE":
-                    await pubsub.unsubscribe(command[1])
-                else:
-                    await pubsub.ping(command[1])
+                wanted = set(self._channels)
+                extra, gone = sorted(wanted - self._subscribed), sorted(self._subscribed - wanted)
+                if extra:
+                    await pubsub.subscribe(*extra)
+                    self._subscribed |= set(extra)
+                if gone:
+                    await pubsub.unsubscribe(*gone)
+                    self._subscribed -= set(gone)
+                if waiting:
+                    token = secrets.token_hex(8)
+                    self._pings[token] = waiting
+                    await pubsub.ping(token)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the receive loop reconnects
-                log.debug("hub command %s not sent: %s", command[0], exc)
-                if command[0] == "PING":
-                    self._resolve_pings()
+                log.debug("live subscriptions not updated: %s", exc)
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(None)
 
     async def _receive_loop(self) -> None:
         pause = RECONNECT_FIRST_S
         reconnecting = False
-        while True:
+        while not self._closed:
             pubsub = self._redis.pubsub()
             try:
                 subscribed = list(self._channels)
                 await pubsub.subscribe(self._control, *subscribed)
+                self._subscribed = set(subscribed)
                 self._pubsub = pubsub
                 self._connected.set()
-                for channel in set(self._channels) - set(subscribed):
-                    self._commands.put_nowait(("SUBSCRIBE", channel))
-                for channel in set(subscribed) - set(self._channels):
-                    self._commands.put_nowait(("UNSUBSCRIBE", channel))
+                self._wake.set()
                 connection = getattr(pubsub, "connection", None)
                 if connection is not None and hasattr(connection, "register_connect_callback"):
                     connection.register_connect_callback(self._reconnected)
@@ -319,7 +335,7 @@ class RedisEventHub(_Listeners):
                     await self._catch_up()
                 reconnecting = False
                 pause = RECONNECT_FIRST_S
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(timeout=None)
                     if message is not None:
                         await self._on_message(message)
@@ -352,9 +368,9 @@ class RedisEventHub(_Listeners):
         if kind == "pong":
             data = message.get("data")
             token = data.decode() if isinstance(data, bytes) else str(data)
-            future = self._pings.get(token)
-            if future is not None and not future.done():
-                future.set_result(None)
+            for future in self._pings.pop(token, []):
+                if not future.done():
+                    future.set_result(None)
             return
         if kind != "message":
             return

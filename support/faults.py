@@ -337,6 +337,10 @@ class Crowd:
     wall_s: float
 
 
+# What a user who loses the connection mid-answer asks: long enough to be cut off.
+SLOW_QUESTION = ("Wait for 0.5 seconds", "Waited 0.5 seconds")
+
+
 def question_for(member: int, run: int) -> tuple[str, str]:
     """A question whose answer names who asked it: ('What is M + R?', 'M + R = M+R')."""
     return f"What is {member} + {run}?", f"{member} + {run} = {member + run}"
@@ -382,6 +386,8 @@ async def _member_session(url: str, other_url: str, plan: CrowdPlan, member: Mem
             member.answers.append(answer)
             dropping = plan.drop_every and member.index % plan.drop_every == 0 and run == 1
             if dropping:
+                question, answer = SLOW_QUESTION
+                member.questions[-1], member.answers[-1] = question, answer
                 client = await _drop_and_resume(other_url, plan, member, client, question)
             else:
                 seen = await _ask(plan, member, client, question)
@@ -429,6 +435,9 @@ async def _drop_and_resume(url: str, plan: CrowdPlan, member: Member, client: Ch
     await client.drop()
     before = client.log.events(start=sent.mark, run_id=first.run_id)
     last = max(e.seq for e in before)
+    if any(e.type == "agent_completed" for e in before):
+        # The whole answer came before the connection went: ask for all of it again.
+        before, last = [], first.seq - 1
     again = await _connect(url, member, plan.timeout)
     mark = await again.resume(first.thread_id, last)
     await again.log.expect_event("agent_completed", run_id=first.run_id, start=mark,
