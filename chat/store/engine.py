@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chat.store.models import Base
@@ -57,6 +58,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
 
+# Any fixed number; names the schema's advisory lock in PostgreSQL.
+SCHEMA_LOCK_KEY = 7_130_455_201
+
 # Columns added after the first schema, for databases created before them: table,
 # column, its SQL type, and an index that goes with it.
 ADDED_COLUMNS = (
@@ -72,12 +76,23 @@ def _column_names(connection: Any, table: str) -> set[str]:
 
 async def create_schema(engine: AsyncEngine) -> None:
     """Create the tables and indexes that do not exist yet, and add the columns of
-    `ADDED_COLUMNS` to tables made before them (idempotent; safe when several
-    gateways start at once)."""
+    `ADDED_COLUMNS` to tables made before them (idempotent). Gateways starting at once
+    on one PostgreSQL database take turns (a transaction-scoped advisory lock); on
+    SQLite a start-up that lost the race simply tries again."""
+    try:
+        await _create_schema(engine)
+    except SQLAlchemyError:
+        if engine.dialect.name == "postgresql":
+            raise
+        await _create_schema(engine)
+
+
+async def _create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         await connection.run_sync(Base.metadata.create_all)
-    for table, column, kind, index in ADDED_COLUMNS:
-        async with engine.begin() as connection:
+        for table, column, kind, index in ADDED_COLUMNS:
             present = await connection.run_sync(_column_names, table)
             if column in present:
                 continue
