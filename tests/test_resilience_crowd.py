@@ -14,6 +14,8 @@ import asyncio
 import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,7 @@ from support.soak import raise_open_files_limit
 from support.tokens import mint
 
 WAIT_S = 10.0
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +178,16 @@ def test_a_client_that_never_reads_is_let_go_and_others_are_served(
             await service.close()
 
     asyncio.run(scenario())
+
+
+def test_the_soak_says_what_it_needs_before_starting(tmp_path: Path) -> None:
+    """Without the database it should check, the soak stops at once with exit 2 and says
+    which setting is missing."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
+    outcome = subprocess.run(
+        [sys.executable, "-m", "support.soak", "--gateway-url", "ws://127.0.0.1:9/ws",
+         "--quick"],
+        capture_output=True, text=True, timeout=60, env=environment, cwd=PROJECT,
+        check=False)
+    assert outcome.returncode == 2, outcome
+    assert "database_url" in outcome.stderr and "jwt_secret" in outcome.stderr
