@@ -10,6 +10,10 @@ the soak (`python -m support.soak`) do to it, and how they count what survived.
   sending the same message twice; `check_crowd` then reads storage with its own engine and
   counts lost, duplicated and leaked runs and events.
 - `stalled_client`: a connection that never reads, with a small receive buffer.
+- `real_backends`: the PostgreSQL and Redis the tests of faults need (named by the
+  GOLDEN_PATH_* variables, or private ones started for the occasion).
+- plain functions for the steps (`start_own_gateway`, `crash_and_restart`, `join`,
+  `crowd_on`), which run on the harness loop like the rest of support/.
 
 Nothing here imports `chat`: the gateway is a process and the wire is the contract, so
 the same faults apply to any backend that claims the contract (except killing a process
