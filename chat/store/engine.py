@@ -8,7 +8,13 @@ extra round trip to the driver's thread): the write lock is taken up front, and 
 waits (busy timeout) instead of failing when another connection committed first. Plain
 reads run without a transaction of their own. `synchronous = NORMAL` is the WAL setting
 that keeps commits durable across a process crash without an fsync per commit.
-PostgreSQL (`postgresql+asyncpg`) needs none of this.
+PostgreSQL (`postgresql+asyncpg`) needs none of this. A pooled PostgreSQL connection
+that the server or the network closed (a restart, an outage) must not fail the next
+request, yet a ping per checkout (`pool_pre_ping`) costs a round trip per transaction.
+The pool asks the driver instead, at no cost: asyncpg knows a connection is closed as soon
+as its socket is, and such a connection is replaced at checkout. A connection that fails
+during use raises a disconnect error, which makes SQLAlchemy replace every connection of
+the pool opened before it; the caller of that one transaction sees the error.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chat.store.models import Base
@@ -40,9 +46,20 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("postgresql+asyncpg"):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+        return engine
     raise ValueError(f"unsupported database URL {url!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout: a pooled asyncpg connection whose socket has closed is replaced (the
+    pool tries another) instead of failing the transaction that would use it."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the pooled database connection was closed")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
