@@ -48,6 +48,8 @@ def load_settings() -> Settings:
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
+    from sqlalchemy.engine import make_url
+
     from chat.app import start_service
 
     service = await start_service(settings, host=host, port=port)
@@ -56,8 +58,8 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"chat service listening on {service.url} (database {service.database_url})",
-          flush=True)
+    shown = make_url(service.database_url).render_as_string(hide_password=True)
+    print(f"chat service listening on {service.url} (database {shown})", flush=True)
     try:
         await stop.wait()
     finally:

@@ -27,6 +27,11 @@ ends that the client did not choose:
   gateway stopped buffering for it; connect again and resume from the last `seq` seen.
 While the database is away a frame that needs it is answered with an `error` event
 `unavailable`, and nothing of it is written.
+
+A refused handshake is one log line (INFO for a token refused, WARNING when the sign-in
+could not be checked, e.g. the cache holding the revocation list is away, which is
+answered 503 `unavailable`), never a traceback: refusals are routine, and a crowd of
+them must not bury the log.
 """
 
 from __future__ import annotations
@@ -342,6 +347,11 @@ def _checked_id(value: Any, name: str) -> str:
     return value
 
 
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "an unknown address"
+
+
 class Gateway:
     """Authenticates handshakes and runs one `ClientSession` per connection."""
 
@@ -363,8 +373,15 @@ class Gateway:
         try:
             claims = await self.verifier.verify(token_from_headers(request.headers))
         except TokenRefused as refused:
+            log.info("handshake from %s refused: %s", _peer(connection), refused.reason)
             return json_response(http.HTTPStatus.UNAUTHORIZED,
                                  {"error": "invalid_token", "reason": refused.reason})
+        except Exception as exc:  # noqa: BLE001 - one line per refusal, never a traceback
+            log.warning("handshake from %s refused: sign-in not checked (%s: %s)",
+                        _peer(connection), type(exc).__name__, exc)
+            return json_response(http.HTTPStatus.SERVICE_UNAVAILABLE, {
+                "error": "unavailable",
+                "message": "the sign-in cannot be checked right now; try again shortly"})
         self._claims[connection] = claims
         return None
 
