@@ -39,7 +39,11 @@ Backfill = Callable[[str, str, int], Awaitable[list[Event]]]
 Key = tuple[str, str]
 
 OUTBOX_LIMIT = 10_000
-READY_TIMEOUT_S = 2.0
+# How long a replay waits for the subscriptions made before it to be confirmed. It is a
+# barrier, not a nicety: a replay read before its thread's subscription is in place can
+# miss events published by another gateway in between, so under heavy load it waits.
+READY_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0
 RECONNECT_FIRST_S = 0.1
 RECONNECT_LONGEST_S = 2.0
 
@@ -180,14 +184,14 @@ class RedisEventHub(_Listeners):
             asyncio.create_task(self._send_loop(), name="hub send"),
         ]
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(READY_TIMEOUT_S):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self._connected.wait()
 
     async def close(self) -> None:
         if not self._tasks:
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(READY_TIMEOUT_S):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self._outbox.join()
         self._closed = True
         self._wake.set()
@@ -195,7 +199,7 @@ class RedisEventHub(_Listeners):
             task.cancel()
         # The Redis client may swallow a cancellation mid-command; the loops also stop
         # on `_closed`, and none is waited for longer than this.
-        await asyncio.wait(self._tasks, timeout=READY_TIMEOUT_S)
+        await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT_S)
         self._tasks = []
         self._resolve_pings()
         if self._pubsub is not None:

@@ -456,6 +456,10 @@ async def _drop_and_resume(url: str, plan: CrowdPlan, member: Member, client: Ch
         and [e.type for e in events].count("agent_completed") == 1
         and events[-1].type == "agent_completed"
     )
+    if not member.resumed_complete:
+        member.problems.append(
+            f"the answer resumed after seq {last} was incomplete: "
+            f"{', '.join(e.describe() for e in events)}")
     member.answer_seconds.append(time.perf_counter() - sent.sent_at)
     member.runs.append(RunSeen(first.run_id, first.thread_id, events))
     return again
@@ -584,6 +588,10 @@ async def _survival(result: Crowd, engine: AsyncEngine) -> Survival:
                 completed += 1
             if got != answer or not same_q or not same_a or not done:
                 lost += 1
+                problems.append(
+                    f"{member.user_id}: {question!r} answered {got!r} on the socket; stored "
+                    f"{len(same_q)} question(s), {len(same_a)} answer(s), {len(done)} "
+                    "completed record(s)")
             duplicated += max(0, len(same_q) - 1) + max(0, len(same_a) - 1)
             duplicated += max(0, len(done) - 1)
         for client in member.clients:
