@@ -103,6 +103,9 @@ class _Following:
 
     runs: dict[str, set[str] | None] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    # Per thread, the `after_seq` of the latest resume: the client has everything up to
+    # it, so a live event at or below it (published late by another gateway) is not sent.
+    floor: dict[str, int] = field(default_factory=dict)
 
 
 class ClientSession:
@@ -197,7 +200,9 @@ class ClientSession:
             return False
         if event.get("type") == "error":
             return True
-        return int(event["seq"]) > self.sent_seq.get(str(run_id), 0)
+        seq = int(event["seq"])
+        return seq > self.sent_seq.get(str(run_id), 0) and seq > self.following.floor.get(
+            str(thread_id), 0)
 
     async def _send_event(self, event: dict[str, Any]) -> None:
         if event.get("type") == "error":
@@ -322,6 +327,7 @@ class ClientSession:
         if not await service.thread_exists(self.user_id, thread_id):
             raise NotFound(f"thread {thread_id} not found")
         self.follow(thread_id, ALL_RUNS)
+        self.following.floor[thread_id] = after_seq
         user_id = self.user_id
         self._put(
             ("replay", lambda: service.thread_events_after(user_id, thread_id, after_seq)))
