@@ -369,10 +369,8 @@ class RunService:
                       "connection_id": connection_id, "created_at": created}
         await self._cache_write(
             f"session:{session_id}",
-            lambda: self.cache.put_session(user_id, session_id, session))
-        await self._cache_write(
-            f"conn:{connection_id}",
-            lambda: self.cache.put_connection(user_id, connection_id, connection))
+            lambda: self.cache.put_session_keys(user_id, session_id, session, connection_id,
+                                                connection))
         return session_id
 
     async def close_session(
