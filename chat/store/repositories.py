@@ -45,6 +45,20 @@ sessions_t = cast(Table, UserSession.__table__)
 temp_t = cast(Table, TemporaryUserData.__table__)
 
 
+# Statements built once: executed with a dict of values each time, they skip the
+# per-call construction of a statement (SQLAlchemy still caches what they compile to).
+_ENSURE_USER = {
+    "postgresql": pg_insert(users_t).on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite_insert(users_t).on_conflict_do_nothing(index_elements=["id"]),
+}
+_INSERT_THREAD = insert(threads_t)
+_INSERT_MESSAGE = insert(messages_t)
+_INSERT_RUN = insert(runs_t)
+_INSERT_EVENT = insert(events_t)
+_INSERT_SESSION = insert(sessions_t)
+_INSERT_TEMPORARY = insert(temp_t)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -89,21 +103,17 @@ class _Repository:
 class UserRepository(_Repository):
     async def ensure(self, user_id: str) -> None:
         """Create the user row if it does not exist yet."""
-        dialect = self.connection.dialect.name
-        maker = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = maker(users_t).values(id=user_id, created_at=utcnow())
-        await self.connection.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+        statement = _ENSURE_USER.get(self.connection.dialect.name, _ENSURE_USER["sqlite"])
+        await self.connection.execute(statement, {"id": user_id, "created_at": utcnow()})
 
 
 class ThreadRepository(_Repository):
     async def create(self, user_id: str, thread_id: str, title: str) -> None:
         now = utcnow()
-        await self.connection.execute(
-            insert(threads_t).values(
-                id=thread_id, user_id=user_id, title=title[:200], last_seq=0,
-                created_at=now, updated_at=now,
-            )
-        )
+        await self.connection.execute(_INSERT_THREAD, {
+            "id": thread_id, "user_id": user_id, "title": title[:200], "last_seq": 0,
+            "created_at": now, "updated_at": now,
+        })
 
     async def get(self, user_id: str, thread_id: str) -> ThreadRow | None:
         row = (
@@ -155,13 +165,11 @@ class MessageRepository(_Repository):
         run_id: str | None,
         client_message_id: str | None = None,
     ) -> None:
-        await self.connection.execute(
-            insert(messages_t).values(
-                id=message_id, thread_id=thread_id, user_id=user_id, role=role,
-                content=content, client_message_id=client_message_id, run_id=run_id,
-                created_at=utcnow(),
-            )
-        )
+        await self.connection.execute(_INSERT_MESSAGE, {
+            "id": message_id, "thread_id": thread_id, "user_id": user_id, "role": role,
+            "content": content, "client_message_id": client_message_id, "run_id": run_id,
+            "created_at": utcnow(),
+        })
 
     async def find_by_client_id(self, user_id: str, client_message_id: str) -> MessageRow | None:
         row = (
@@ -195,12 +203,11 @@ class RunRepository(_Repository):
         self, user_id: str, run_id: str, thread_id: str, message_id: str,
         agents: list[str], gateway_id: str,
     ) -> None:
-        await self.connection.execute(
-            insert(runs_t).values(
-                id=run_id, thread_id=thread_id, user_id=user_id, message_id=message_id,
-                status="running", agents=agents, gateway_id=gateway_id, started_at=utcnow(),
-            )
-        )
+        await self.connection.execute(_INSERT_RUN, {
+            "id": run_id, "thread_id": thread_id, "user_id": user_id, "message_id": message_id,
+            "status": "running", "agents": agents, "gateway_id": gateway_id,
+            "started_at": utcnow(),
+        })
 
     async def finish(
         self, user_id: str, run_id: str, *, status: str, agents: list[str] | None,
@@ -262,18 +269,16 @@ class EventRepository(_Repository):
 
     async def add(self, user_id: str, thread_id: str, run_id: str, seq: int,
                   event: dict[str, Any]) -> None:
-        await self.connection.execute(
-            insert(events_t).values(
-                thread_id=thread_id, run_id=run_id, user_id=user_id, seq=seq,
-                type=event["type"], event=event, created_at=utcnow(),
-            )
-        )
+        await self.connection.execute(_INSERT_EVENT, {
+            "thread_id": thread_id, "run_id": run_id, "user_id": user_id, "seq": seq,
+            "type": event["type"], "event": event, "created_at": utcnow(),
+        })
 
     async def add_many(self, user_id: str, thread_id: str,
                        events: list[dict[str, Any]]) -> None:
         """Store several events of one thread (each carries its run_id and seq)."""
         now = utcnow()
-        await self.connection.execute(insert(events_t), [
+        await self.connection.execute(_INSERT_EVENT, [
             {"thread_id": thread_id, "run_id": e["run_id"], "user_id": user_id,
              "seq": e["seq"], "type": e["type"], "event": e, "created_at": now}
             for e in events
@@ -302,13 +307,11 @@ class SessionRepository(_Repository):
 
     async def open(self, user_id: str, session_id: str, connection_id: str,
                    token_jti: str | None, gateway_id: str | None = None) -> None:
-        await self.connection.execute(
-            insert(sessions_t).values(
-                id=session_id, user_id=user_id, connection_id=connection_id,
-                token_jti=token_jti, status="active", created_at=utcnow(),
-                gateway_id=gateway_id,
-            )
-        )
+        await self.connection.execute(_INSERT_SESSION, {
+            "id": session_id, "user_id": user_id, "connection_id": connection_id,
+            "token_jti": token_jti, "status": "active", "created_at": utcnow(),
+            "gateway_id": gateway_id,
+        })
 
     async def gateways_with_active(self, *, except_gateway: str | None = None) -> set[str]:
         """The gateways holding `active` sessions, of every user (for recovery)."""
@@ -352,12 +355,10 @@ class TemporaryDataRepository(_Repository):
 
     async def put(self, user_id: str, row_id: str, session_id: str, key: str,
                   value: dict[str, Any]) -> None:
-        await self.connection.execute(
-            insert(temp_t).values(
-                id=row_id, user_id=user_id, session_id=session_id, key=key, value=value,
-                created_at=utcnow(),
-            )
-        )
+        await self.connection.execute(_INSERT_TEMPORARY, {
+            "id": row_id, "user_id": user_id, "session_id": session_id, "key": key,
+            "value": value, "created_at": utcnow(),
+        })
 
     async def delete_for_session(self, user_id: str, session_id: str) -> int:
         outcome = await self.connection.execute(
