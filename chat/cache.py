@@ -28,9 +28,10 @@ from typing import Any
 SESSION_TTL_S = 3600
 CONNECTION_TTL_S = 3600
 RESULT_TTL_S = 86400
-GATEWAY_TTL_S = 5
+GATEWAY_TTL_S = 10
 # Connections of the client's pool the cache leaves to others (the event hub's pub/sub
-# connection and its publisher); at least one command can always run.
+# connection and its publisher, the gateway's heartbeat); at least one command can always
+# run.
 RESERVED_CONNECTIONS = 4
 # Commands in flight when the client does not say how many connections it may open.
 DEFAULT_CONCURRENCY = 64
@@ -153,8 +154,10 @@ class Cache:
             return bool(await self.redis.exists(revoked_key(jti)))
 
     async def put_gateway_alive(self, gateway_id: str, value: dict[str, Any]) -> None:
-        async with self._slots:
-            await self.redis.set(gateway_key(gateway_id), json.dumps(value), ex=GATEWAY_TTL_S)
+        """The heartbeat does not queue behind a crowd's commands (it uses one of the
+        reserved connections): a late heartbeat would have other gateways take this one
+        for dead."""
+        await self.redis.set(gateway_key(gateway_id), json.dumps(value), ex=GATEWAY_TTL_S)
 
     async def drop_gateway(self, gateway_id: str) -> None:
         async with self._slots:

@@ -16,8 +16,9 @@ removals) is kept in a bounded list of repairs and written when Redis is back. A
 could not even be marked failed (database away) is finished the same way later.
 
 Gateways that share a database watch each other through heartbeats in the cache
-(chat.cache): every `HEARTBEAT_INTERVAL_S` each gateway rewrites its own and sweeps the
-`running` runs of the others. A gateway whose heartbeat it saw and which has then been
+(chat.cache): every `HEARTBEAT_INTERVAL_S` each gateway rewrites its own (in a task that
+nothing else can hold up) and sweeps the `running` runs and `active` sessions of the
+others. A gateway whose heartbeat it saw and which has then been
 missing for `MISSING_GRACE_S` died without closing (SIGKILL, power loss): its runs are
 marked `failed` with `error.code` `interrupted` and get their closing `agent_completed`,
 so clients following or resuming them see them end. A gateway that starts again under
@@ -340,6 +341,7 @@ class RunService:
         self._running: set[str] = set()
         self.writer = EventWriter(self)
         self._maintenance: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._started_at = timestamp()
         self.cache_repairs = Repairs("cache")
         self.storage_repairs = Repairs("storage")
@@ -690,9 +692,11 @@ class RunService:
     # lifecycle ----------------------------------------------------------------------
 
     async def start_heartbeat(self) -> None:
-        """Announce this gateway as alive in the cache, then keep it up (and sweep for
-        dead gateways, and retry repairs) every `HEARTBEAT_INTERVAL_S` until `close`."""
+        """Announce this gateway as alive in the cache and keep it so every
+        `HEARTBEAT_INTERVAL_S` until `close`, in a task of its own (nothing else may delay
+        a heartbeat); and, in another task, sweep for dead gateways and retry repairs."""
         await self._beat()
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="gateway heartbeat")
         self._maintenance = asyncio.create_task(self._maintain(), name="gateway maintenance")
 
     async def _beat(self) -> bool:
@@ -710,14 +714,20 @@ class RunService:
         self._cache_down = False
         return True
 
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+            await self._beat()
+
     async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
             await self.tick()
 
     async def tick(self) -> None:
-        """One round of upkeep: heartbeat, repairs, sweep for dead gateways."""
-        if await self._beat():
+        """One round of upkeep: repairs (the cache's only while it answers), then the
+        sweep for dead gateways."""
+        if not self._cache_down:
             await self.cache_repairs.run()
         await self.storage_repairs.run()
         try:
@@ -827,9 +837,12 @@ class RunService:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.wait_idle()
         if self._maintenance is not None:
-            self._maintenance.cancel()
-            await asyncio.gather(self._maintenance, return_exceptions=True)
+            background = [t for t in (self._maintenance, self._heartbeat) if t is not None]
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             self._maintenance = None
+            self._heartbeat = None
             await self.storage_repairs.run()
             try:
                 async with asyncio.timeout(CACHE_WRITE_TIMEOUT_S):
