@@ -350,21 +350,24 @@ async def soak(config: SuiteConfig, *, users: int, runs: int, gateways: int,
             else:
                 report.say(f"  gateway log: {process.log_path}")
         if not keep and report.users:
-            await _clean_up(config, report.users)
+            began = time.perf_counter()
+            await _clean_up(config, report)
+            report.say(f"removed the soak's users in {time.perf_counter() - began:.1f} s")
     report.say(report.last_line())
     return report
 
 
-async def _clean_up(config: SuiteConfig, user_ids: list[str]) -> None:
-    await delete_users(str(config.database_url), user_ids)
+async def _clean_up(config: SuiteConfig, report: Report) -> None:
+    """Remove the soak's rows and keys (every user id starts with `soak-<tag>-`)."""
+    await delete_users(str(config.database_url), report.users)
     if not config.redis_url:
         return
     import redis.asyncio
 
     client = redis.asyncio.from_url(config.redis_url)
     try:
-        doomed = [key for user in user_ids
-                  async for key in client.scan_iter(match=f"gp:{user}:*", count=500)]
+        doomed = [key async for key in client.scan_iter(match=f"gp:soak-{report.tag}-*",
+                                                         count=1000)]
         for start in range(0, len(doomed), 500):
             await client.delete(*doomed[start:start + 500])
     finally:
