@@ -1,32 +1,22 @@
 """Steps of resilience: a lost connection, a chat service that crashes, a crowd.
 
-The faults come from `support.faults`; a crash needs a chat service the suite runs itself,
-so with a gateway someone else runs (gateway_url) that scenario is skipped, saying why.
+The faults and the checks come from `support.faults`. A crash needs a chat service the
+suite runs itself (tag @in_process), so with a gateway someone else runs (gateway_url)
+that scenario is skipped, saying why.
 """
 
 from behave import given, then, when
 
 import support.parameters  # noqa: F401  (registers {user:User}, {text:Quoted}, ...)
 from support import faults
-from support.matchers import (
-    a_conversation,
-    a_run_record,
-    a_well_formed_run,
-    assert_that,
-    ended,
-    equal_to,
-    exactly_seqs,
-)
+from support.matchers import a_run_record, assert_that, equal_to
 
 
 @given("a chat service that the suite can crash and start again")
 def own_service(context):
-    reason = faults.why_no_own_gateway(context.stack)
-    if reason:
-        context.scenario.skip(reason)
-        return
-    context.own_gateway = faults.start_own_gateway(context.stack)
-    context.add_cleanup(faults.stop_own_gateway, context.own_gateway)
+    context.own_gateway = faults.own_gateway_for(context.add_cleanup, context.stack)
+    if isinstance(context.own_gateway, str):
+        context.scenario.skip(context.own_gateway)
 
 
 @given("{user:User} is signed in to that chat service")
@@ -56,27 +46,17 @@ def crowd_asks(context, people, questions):
 
 @then("{user:User} finds the whole answer, from the agents starting to the answer, each step once")
 def whole_answer(context, user):
-    person = context.cast[user]
-    found = [e for e in person.events_after_resuming() if e.run_id == person.run_id]
-    assert_that(found, a_well_formed_run())
-    assert_that(found, exactly_seqs([row["seq"] for row in person.stored_events_after(0)]))
+    faults.expect_whole_answer(context.cast[user])
 
 
 @then("{user:User}'s question and the answer she found are saved, once")
 def saved_once(context, user):
-    person = context.cast[user]
-    found = [e for e in person.events_after_resuming() if e.run_id == person.run_id]
-    turns = [("user", person.pending.content), ("assistant", found[-1].payload.get("response"))]
-    rows = context.cast.read(context.cast.storage.messages_in(person.thread_id))
-    assert_that(rows, a_conversation(turns), f"{person.name}'s conversation")
+    faults.expect_saved_once(context.cast[user])
 
 
 @then("{user:User} sees her answer end as interrupted, every tool it started closed")
 def ended_interrupted(context, user):
-    person = context.cast[user]
-    found = [e for e in person.events_after_resuming() if e.run_id == person.run_id]
-    assert_that(found, a_well_formed_run())
-    assert_that(found, ended("failed", error_code="interrupted"))
+    faults.expect_interrupted(context.cast[user])
 
 
 @then("{user:User}'s request is recorded as failed because it was interrupted")
@@ -89,8 +69,6 @@ def everyone_answered(context):
     survival = context.survival
     assert_that(survival.problems, equal_to([]), "what went wrong for people in the crowd")
     assert_that(survival.completed, equal_to(survival.runs), "questions answered as asked")
-    assert_that(survival.resumed_incomplete, equal_to(0), "answers incomplete after resuming")
-    assert_that(survival.repeated_new_run, equal_to(0), "questions sent twice and run twice")
 
 
 @then("every question and every answer is saved exactly once")

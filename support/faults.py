@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from support import loop
 from support.client import ChatClient, Event, Refusal, RunSeen
 from support.config import SuiteConfig
+from support.matchers import a_conversation, a_well_formed_run, assert_that, ended, exactly_seqs
 from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS, eventually
 from support.services import LocalServices, unavailable_reason
 from support.stack import Stack
@@ -690,6 +691,46 @@ def join(person: Person, gateway: GatewayProcess) -> ChatClient:
     raise AssertionError(f"{person.name} was turned away: {client.describe()}")
 
 
+def own_gateway_for(context_cleanup: Any, stack: Stack) -> GatewayProcess | str:
+    """A gateway of the suite's own, stopped by `context_cleanup` at the end of the
+    scenario; or, when there can be none, the reason why (to skip the scenario)."""
+    reason = why_no_own_gateway(stack)
+    if reason is not None:
+        return reason
+    gateway = start_own_gateway(stack)
+    context_cleanup(stop_own_gateway, gateway)
+    return gateway
+
+
+def answer_found_after_resuming(person: Person) -> list[Event]:
+    """The events of the person's current request received since they resumed, up to
+    its ending (waiting for it)."""
+    return [e for e in person.events_after_resuming() if e.run_id == person.run_id]
+
+
+def expect_whole_answer(person: Person) -> None:
+    """After reopening the conversation: the whole run, well formed, exactly as stored."""
+    found = answer_found_after_resuming(person)
+    assert_that(found, a_well_formed_run())
+    assert_that(found, exactly_seqs([row["seq"] for row in person.stored_events_after(0)]))
+
+
+def expect_saved_once(person: Person) -> None:
+    """The conversation holds the question asked and the answer found, once each."""
+    found = answer_found_after_resuming(person)
+    question = person.pending.content if person.pending else None
+    turns = [("user", str(question)), ("assistant", str(found[-1].payload.get("response")))]
+    rows = person.cast.read(person.cast.storage.messages_in(str(person.thread_id)))
+    assert_that(rows, a_conversation(turns), f"{person.name}'s conversation")
+
+
+def expect_interrupted(person: Person) -> None:
+    """The resumed request ended failed as interrupted, every tool it started closed."""
+    found = answer_found_after_resuming(person)
+    assert_that(found, a_well_formed_run())
+    assert_that(found, ended("failed", error_code="interrupted"))
+
+
 def crowd_on(stack: Stack, users: int, runs_each: int) -> Survival:
     """A crowd on the stack's gateway (some users dropping and resuming, some sending a
     question twice), checked against storage, then its users' rows and keys removed."""
@@ -729,13 +770,18 @@ __all__ = [
     "Member",
     "Survival",
     "TcpRelay",
+    "answer_found_after_resuming",
     "check_crowd",
     "crash_and_restart",
     "crowd",
     "crowd_on",
     "delete_users",
+    "expect_interrupted",
+    "expect_saved_once",
+    "expect_whole_answer",
     "free_port",
     "join",
+    "own_gateway_for",
     "question_for",
     "real_backends",
     "spread",
