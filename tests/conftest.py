@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 import fakeredis
 import pytest
@@ -23,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from chat.app import ChatService, start_service
 from chat.auth import issue_token
 from chat.config import Settings
+from support.services import unavailable_reason
 
 WAIT_S = 5.0
 
@@ -115,3 +117,19 @@ async def wire_client(service: ChatService, user_id: str, *,
         client = WireClient(connection)
         client.established = await client.receive()
         yield client
+
+
+def real_services_unavailable(reason: object) -> NoReturn:
+    """Skip a test that needs real PostgreSQL and Redis, or fail it in CI, where the
+    gate installs them and a skip would hide that they did not start."""
+    message = f"real services unavailable: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_real_services() -> None:
+    """Go on only when the binaries and client libraries for real services are here."""
+    reason = unavailable_reason()
+    if reason is not None:
+        real_services_unavailable(reason)

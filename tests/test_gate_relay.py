@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require_real_services
 
-from support.services import LocalServices, ServiceUrls, unavailable_reason
+from support.services import LocalServices, ServiceUrls
 
 PROJECT = Path(__file__).resolve().parents[1]
 FEATURES = PROJECT / "features" / "golden_path"
@@ -323,14 +324,6 @@ async def _close_like(target: Any, source: Any) -> None:
             await target.close(code, source.close_reason or "")
 
 
-def require_real_services() -> None:
-    reason = unavailable_reason()
-    if reason is None:
-        return
-    message = f"real services unavailable: {reason}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import fakeredis
 import pytest
+from conftest import real_services_unavailable
 
 from chat.app import start_service
 from chat.config import Settings
@@ -52,10 +53,7 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         with real_backends(tmp_path_factory.mktemp("services")) as urls:
             yield urls
     except BackendsUnavailable as exc:
-        message = f"real services unavailable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        real_services_unavailable(exc)
 
 
 @pytest.fixture

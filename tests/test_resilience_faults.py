@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 import uuid
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import fakeredis
 import pytest
 import redis.asyncio
+from conftest import real_services_unavailable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect as connect_raw
@@ -55,12 +55,6 @@ FOUND_BY_ANOTHER_S = GATEWAY_TTL_S + MISSING_GRACE_S + 2 * HEARTBEAT_INTERVAL_S 
 FOUND_AT_RESTART_S = 8.0
 
 
-def unavailable(reason: str) -> None:
-    """Skip, or fail in CI, when real services cannot run here."""
-    message = f"real services unavailable: {reason}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +63,7 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         with real_backends(tmp_path_factory.mktemp("services")) as urls:
             yield urls
     except BackendsUnavailable as exc:
-        unavailable(str(exc))
+        real_services_unavailable(str(exc))
 
 
 @pytest.fixture
@@ -406,7 +400,7 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     try:
         binary = find_redis_server()
     except Exception as exc:  # noqa: BLE001 - MissingBinaryError: skip or fail
-        unavailable(str(exc))
+        real_services_unavailable(str(exc))
     server = RedisServer(RedisState(str(tmp_path / "redis"), free_port(),
                                     secrets.token_hex(16)), binary, 30.0)
     server.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import require_real_services
 
 from support.services import (
     EXIT_MISSING_BINARY,
@@ -28,21 +29,11 @@ from support.services import (
     MissingBinaryError,
     find_postgres_bindir,
     find_redis_server,
-    unavailable_reason,
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def require_real_services() -> None:
-    """Skip (fail in CI) when the binaries or the client libraries are missing."""
-    reason = unavailable_reason()
-    if reason is None:
-        return
-    message = f"real services unavailable: {reason}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def services(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
