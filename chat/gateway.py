@@ -21,8 +21,9 @@ ends that the client did not choose:
 - 1009: a frame over the 1 MiB transport limit (closed by the library).
 - 1002: a frame that breaks the WebSocket framing itself (closed by the library).
 - 1001: the service is shutting down.
-- 1013 "service unavailable": the database could not record the session (after an
-  `error` event `unavailable`); connect again shortly.
+- 1013 "service unavailable": the database could not record the session (after the
+  greeting and an `error` event `unavailable`); connect again shortly. The greeting does
+  not wait for the session to be recorded; the client's frames do.
 - 1013 "too slow": the client left more than `MAX_OUTBOUND_ITEMS` frames unread, so the
   gateway stopped buffering for it; connect again and resume from the last `seq` seen.
 While the database is away a frame that needs it is answered with an `error` event
@@ -54,7 +55,7 @@ from websockets.typing import Subprotocol
 
 from chat.auth import SUBPROTOCOL, Claims, TokenRefused, TokenVerifier, token_from_headers
 from chat.hub import Subscription
-from chat.ids import new_connection_id
+from chat.ids import new_connection_id, new_session_id
 from chat.runs import NotFound, RunService, Unavailable
 
 log = logging.getLogger("chat.gateway")
@@ -117,7 +118,9 @@ class ClientSession:
         self.claims = claims
         self.user_id = claims.user_id
         self.connection_id = new_connection_id()
-        self.session_id: str | None = None
+        self.session_id = new_session_id()
+        # Recording the session runs beside the greeting; frames and the close wait for it.
+        self.recording: asyncio.Task[bool] | None = None
         self.outbound: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.following = _Following()
         self.sent_seq: dict[str, int] = {}
@@ -244,9 +247,39 @@ class ClientSession:
             subscription.close()
         self.following = _Following()
 
+    # session ------------------------------------------------------------------------
+
+    def start_recording(self) -> None:
+        self.recording = asyncio.get_running_loop().create_task(
+            self._record(), name=f"open {self.connection_id}")
+
+    async def _record(self) -> bool:
+        """Record the session (users row, `active` session, cache keys). When the
+        database cannot take it, the client is told `unavailable` and the connection is
+        closed 1013, in queue order after the greeting; False then."""
+        try:
+            await self.gateway.service.open_session(
+                self.user_id, self.session_id, self.connection_id, self.claims.jti)
+        except Unavailable as exc:
+            message = str(exc)
+        except Exception:
+            log.exception("session of connection %s not recorded", self.connection_id)
+            message = "the session could not be recorded; connect again shortly"
+        else:
+            return True
+        self.send_error("unavailable", message)
+        self.outbound.put_nowait(("close", (TRY_AGAIN_CLOSE, "service unavailable")))
+        return False
+
+    async def recorded(self) -> bool:
+        """Whether the session is on record (waiting for the recording to finish)."""
+        return self.recording is not None and await asyncio.shield(self.recording)
+
     # inbound ------------------------------------------------------------------------
 
     async def handle_frame(self, raw: str | bytes) -> None:
+        if not await self.recorded():
+            return  # the session could not be recorded: the connection is closing
         if self.expired or time.time() >= self.ends_at:
             return  # the token has run out: nothing more is done for this session
         if self.too_slow:
@@ -402,21 +435,13 @@ class Gateway:
         self.sessions.add(client)
         pump: asyncio.Task[None] | None = None
         try:
-            try:
-                client.session_id = await self.service.open_session(
-                    client.user_id, client.connection_id, claims.jti)
-            except Unavailable as exc:
-                try:
-                    await websocket.send(json.dumps(
-                        {"type": "error", "code": "unavailable", "message": str(exc)}))
-                    await websocket.close(TRY_AGAIN_CLOSE, "service unavailable")
-                except ConnectionClosed:
-                    pass
-                return
+            # The greeting goes out first; the session is recorded beside it, and every
+            # frame of the client waits until it is (see `ClientSession.recorded`).
             client.send_frame({"type": "connection_established",
                                "connection_id": client.connection_id,
                                "user_id": client.user_id})
             pump = asyncio.create_task(client.pump(), name=f"send {client.connection_id}")
+            client.start_recording()
             receiver = asyncio.create_task(self._receive(client))
             expiry = asyncio.create_task(client.expire())
             tasks = (pump, receiver, expiry)
@@ -430,7 +455,7 @@ class Gateway:
             self.sessions.discard(client)
             if pump is not None and not pump.done():
                 pump.cancel()
-            if client.session_id is not None:
+            if await client.recorded():
                 close = websocket.protocol.close_rcvd
                 ended = client.expired or (close is not None and close.code == 1000)
                 try:

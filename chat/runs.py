@@ -54,7 +54,6 @@ from chat.ids import (
     new_id,
     new_message_id,
     new_run_id,
-    new_session_id,
     new_thread_id,
 )
 from chat.store import Repositories, Store
@@ -352,10 +351,10 @@ class RunService:
 
     # sessions -----------------------------------------------------------------------
 
-    async def open_session(self, user_id: str, connection_id: str, token_jti: str | None) -> SessionId:
+    async def open_session(self, user_id: str, session_id: SessionId, connection_id: str,
+                           token_jti: str | None) -> None:
         """Record an authenticated connection: users row, `active` session, cache keys.
         `Unavailable` when the database cannot be reached; cache keys are best effort."""
-        session_id = new_session_id()
         try:
             async with self.store.write() as repos:
                 await repos.users.ensure(user_id)
@@ -373,7 +372,6 @@ class RunService:
             f"session:{session_id}",
             lambda: self.cache.put_session_keys(user_id, session_id, session, connection_id,
                                                 connection))
-        return session_id
 
     async def close_session(
         self, user_id: str, session_id: str, connection_id: str, *, ended: bool

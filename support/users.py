@@ -114,13 +114,16 @@ class Person:
         return client
 
     def session_record(self, index: int = -1) -> dict[str, Any]:
-        """The stored record of one of the person's sessions (by connection)."""
-        client = self.sessions[index]
-        row = self.cast.read(self.cast.storage.session_of_connection(str(client.connection_id)))
-        if row is None:
-            raise AssertionError(
-                f"no session is recorded for {self.name}'s connection {client.connection_id}"
-            )
+        """The stored record of one of the person's sessions (by connection). The greeting
+        does not wait for the record, so this waits (bounded) until it is there."""
+        connection = str(self.sessions[index].connection_id)
+        row = self.cast.eventually(
+            lambda: self.cast.storage.session_of_connection(connection),
+            lambda found: found is not None,
+            f"a session to be recorded for {self.name}'s connection {connection}",
+            describe=lambda _: "no session is recorded for it",
+        )
+        assert row is not None
         return row
 
     def loses_connection(self) -> ChatClient:

@@ -540,9 +540,12 @@ def test_database_going_away_gives_a_clear_error_and_writes_nothing_half(
 
 
 async def _turned_back(url: str, token: str) -> tuple[str, int | None]:
-    """Connect while the database is away: the error code told, and the close code."""
+    """Connect while the database is away: the error code told after the greeting (which
+    does not wait for the session to be recorded), and the close code."""
     async with connect_raw(url, additional_headers={"Authorization": f"Bearer {token}"},
                            open_timeout=WAIT_S) as websocket:
+        greeting = json.loads(await asyncio.wait_for(websocket.recv(), WAIT_S))
+        assert greeting["type"] == "connection_established", greeting
         frame = json.loads(await asyncio.wait_for(websocket.recv(), WAIT_S))
         try:
             await asyncio.wait_for(websocket.recv(), WAIT_S)
