@@ -116,8 +116,8 @@ def stored_events_after(
     """The hub's way back to storage: a followed thread's stored events after a `seq`."""
 
     async def read(user_id: str, thread_id: str, after_seq: int) -> list[dict[str, Any]]:
-        async with store.read() as repos:
-            return await repos.events.list_after(user_id, thread_id, after_seq)
+        return await store.read(lambda repos: repos.events.list_after(user_id, thread_id,
+                                                                      after_seq))
 
     return read
 
@@ -355,11 +355,13 @@ class RunService:
                            token_jti: str | None) -> None:
         """Record an authenticated connection: users row, `active` session, cache keys.
         `Unavailable` when the database cannot be reached; cache keys are best effort."""
+        async def record(repos: Repositories) -> None:
+            await repos.users.ensure(user_id)
+            await repos.sessions.open(user_id, session_id, connection_id, token_jti,
+                                      self.gateway_id)
+
         try:
-            async with self.store.write() as repos:
-                await repos.users.ensure(user_id)
-                await repos.sessions.open(user_id, session_id, connection_id, token_jti,
-                                          self.gateway_id)
+            await self.store.write(record)
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
         created = timestamp()
@@ -380,12 +382,13 @@ class RunService:
         `disconnected`: only the connection key goes, the rest expires by TTL. What cannot
         be written now (a backend away) is repaired later."""
 
+        async def close(repos: Repositories) -> None:
+            await repos.sessions.close(user_id, session_id, "ended" if ended else "disconnected")
+            if ended:
+                await repos.temporary.delete_for_session(user_id, session_id)
+
         async def record() -> None:
-            async with self.store.write() as repos:
-                await repos.sessions.close(user_id, session_id,
-                                           "ended" if ended else "disconnected")
-                if ended:
-                    await repos.temporary.delete_for_session(user_id, session_id)
+            await self.store.write(close)
 
         try:
             await record()
@@ -439,35 +442,40 @@ class RunService:
         client_message_id: str | None,
     ) -> Submission:
         if client_message_id is not None:
-            async with self.store.read() as repos:
-                earlier = await self._earlier(repos, user_id, client_message_id)
+            earlier = await self.store.read(
+                lambda repos: self._earlier(repos, user_id, client_message_id))
             if earlier is not None:
                 return earlier
         plan = self.factory.plan(content)
         run_id, message_id = new_run_id(), new_message_id()
+
+        async def record(repos: Repositories) -> str:
+            thread = thread_id
+            if thread is None:
+                thread = new_thread_id()
+                await repos.threads.create(user_id, thread, content[:THREAD_TITLE_CHARS])
+            elif await repos.threads.get(user_id, thread) is None:
+                raise NotFound(f"thread {thread} not found")
+            if session_id is None:
+                await repos.users.ensure(user_id)
+            await repos.messages.add(
+                user_id, message_id, thread, "user", content,
+                run_id=run_id, client_message_id=client_message_id,
+            )
+            await repos.runs.create(user_id, run_id, thread, message_id,
+                                    list(plan.agents), self.gateway_id)
+            if session_id is not None:
+                await repos.temporary.put(user_id, new_id("tmp"), session_id,
+                                          f"run:{run_id}:plan", plan.as_record())
+            return thread
+
         try:
-            async with self.store.write() as repos:
-                if thread_id is None:
-                    thread_id = new_thread_id()
-                    await repos.threads.create(user_id, thread_id, content[:THREAD_TITLE_CHARS])
-                elif await repos.threads.get(user_id, thread_id) is None:
-                    raise NotFound(f"thread {thread_id} not found")
-                if session_id is None:
-                    await repos.users.ensure(user_id)
-                await repos.messages.add(
-                    user_id, message_id, thread_id, "user", content,
-                    run_id=run_id, client_message_id=client_message_id,
-                )
-                await repos.runs.create(user_id, run_id, thread_id, message_id,
-                                        list(plan.agents), self.gateway_id)
-                if session_id is not None:
-                    await repos.temporary.put(user_id, new_id("tmp"), session_id,
-                                              f"run:{run_id}:plan", plan.as_record())
+            thread_id = await self.store.write(record)
         except IntegrityError:
             if client_message_id is None:
                 raise
-            async with self.store.read() as repos:
-                earlier = await self._earlier(repos, user_id, client_message_id)
+            earlier = await self.store.read(
+                lambda repos: self._earlier(repos, user_id, client_message_id))
             if earlier is None:
                 raise
             return earlier
@@ -574,7 +582,7 @@ class RunService:
 
     async def _store_batch(self, user_id: str, thread_id: str,
                            batch: list[_Pending]) -> list[dict[str, Any]]:
-        async with self.store.write() as repos:
+        async def store(repos: Repositories) -> list[dict[str, Any]]:
             last = await repos.threads.next_seq(user_id, thread_id, len(batch))
             ended = await repos.runs.ended_among(
                 user_id, {p.sink.context.run_id for p in batch})
@@ -592,7 +600,9 @@ class RunService:
                 if pending.type is EventType.AGENT_COMPLETED:
                     await self._finish(repos, pending.sink.context, pending.payload,
                                        list(pending.agents))
-        return events
+            return events
+
+        return await self.store.write(store)
 
     @staticmethod
     async def _finish(repos: Repositories, context: ExecutionContext, payload: dict[str, Any],
@@ -625,30 +635,33 @@ class RunService:
         locked first, as `store_events` does, so the two never wait on each other in
         opposite orders."""
         payload = {"status": "failed", "response": "", "error": {"code": code, "message": message}}
+
+        async def close(repos: Repositories) -> list[dict[str, Any]]:
+            await repos.threads.next_seq(user_id, thread_id, 0)
+            if not await repos.runs.finish(user_id, run_id, status="failed",
+                                           agents=None, result=None,
+                                           error_code=code, error_message=message):
+                raise _NotRunning(run_id)
+            closing = [
+                (EventType.TOOL_COMPLETED.value, {
+                    "call_id": call_id, "tool": tool, "status": "error",
+                    "result": {"error": f"{code}: {message}"}})
+                for call_id, tool in open_tool_calls(
+                    await repos.events.list_for_run(user_id, run_id))
+            ] + [(EventType.AGENT_COMPLETED.value, payload)]
+            last = await repos.threads.next_seq(user_id, thread_id, len(closing))
+            stamp = timestamp()
+            events = [
+                {"type": kind, "run_id": run_id, "thread_id": thread_id,
+                 "seq": last - len(closing) + 1 + i, "timestamp": stamp, "payload": body}
+                for i, (kind, body) in enumerate(closing)
+            ]
+            await repos.events.add_many(user_id, thread_id, events)
+            return events
+
         async with self._locks.hold(thread_id):
             try:
-                async with self.store.write() as repos:
-                    await repos.threads.next_seq(user_id, thread_id, 0)
-                    if not await repos.runs.finish(user_id, run_id, status="failed",
-                                                   agents=None, result=None,
-                                                   error_code=code, error_message=message):
-                        raise _NotRunning(run_id)
-                    closing = [
-                        (EventType.TOOL_COMPLETED.value, {
-                            "call_id": call_id, "tool": tool, "status": "error",
-                            "result": {"error": f"{code}: {message}"}})
-                        for call_id, tool in open_tool_calls(
-                            await repos.events.list_for_run(user_id, run_id))
-                    ] + [(EventType.AGENT_COMPLETED.value, payload)]
-                    last = await repos.threads.next_seq(user_id, thread_id, len(closing))
-                    stamp = timestamp()
-                    events = [
-                        {"type": kind, "run_id": run_id, "thread_id": thread_id,
-                         "seq": last - len(closing) + 1 + i, "timestamp": stamp,
-                         "payload": body}
-                        for i, (kind, body) in enumerate(closing)
-                    ]
-                    await repos.events.add_many(user_id, thread_id, events)
+                events = await self.store.write(close)
             except _NotRunning:
                 return False
             await self._cache_result(user_id, run_id, payload, thread_id)
@@ -662,30 +675,29 @@ class RunService:
         """The stored events of the user's thread after `after_seq`, in order (read once
         the live subscriptions made so far are in place, so nothing falls in between)."""
         await self.hub.ready()
+        async def read(repos: Repositories) -> list[dict[str, Any]]:
+            if await repos.threads.get(user_id, thread_id) is None:
+                raise NotFound(f"thread {thread_id} not found")
+            return await repos.events.list_after(user_id, thread_id, after_seq)
+
         try:
-            async with self.store.read() as repos:
-                if await repos.threads.get(user_id, thread_id) is None:
-                    raise NotFound(f"thread {thread_id} not found")
-                events = await repos.events.list_after(user_id, thread_id, after_seq)
+            return await self.store.read(read)
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        return events
 
     async def run_events(self, user_id: str, run_id: str) -> list[dict[str, Any]]:
         await self.hub.ready()
         try:
-            async with self.store.read() as repos:
-                events = await repos.events.list_for_run(user_id, run_id)
+            return await self.store.read(lambda repos: repos.events.list_for_run(user_id, run_id))
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        return events
 
     async def thread_exists(self, user_id: str, thread_id: str) -> bool:
         try:
-            async with self.store.read() as repos:
-                return await repos.threads.get(user_id, thread_id) is not None
+            thread = await self.store.read(lambda repos: repos.threads.get(user_id, thread_id))
         except STORAGE_ERRORS as exc:
             raise _unavailable(exc) from exc
+        return thread is not None
 
     # lifecycle ----------------------------------------------------------------------
 
@@ -745,9 +757,11 @@ class RunService:
         connection key goes. With the embedded in-process cache no other gateway's
         heartbeat is visible, so there a single gateway per database is assumed.
         """
-        async with self.store.read() as repos:
-            running = await repos.runs.list_running()
-            holding = await repos.sessions.gateways_with_active()
+        async def read(repos: Repositories) -> tuple[list[Any], set[str]]:
+            return (await repos.runs.list_running(),
+                    await repos.sessions.gateways_with_active())
+
+        running, holding = await self.store.read(read)
         running = [run for run in running if run.id not in self._running]
         others = ({run.gateway_id for run in running if run.gateway_id} | holding) - {
             self.gateway_id}
@@ -765,9 +779,11 @@ class RunService:
         `MISSING_GRACE_S` (so a Redis restart, after which every gateway writes its
         heartbeat again within a second, is not taken for deaths). Gateways never seen
         alive here (another deployment's, with a different cache) are left alone."""
-        async with self.store.read() as repos:
-            running = await repos.runs.list_running(except_gateway=self.gateway_id)
-            holding = await repos.sessions.gateways_with_active(except_gateway=self.gateway_id)
+        async def read(repos: Repositories) -> tuple[list[Any], set[str]]:
+            return (await repos.runs.list_running(except_gateway=self.gateway_id),
+                    await repos.sessions.gateways_with_active(except_gateway=self.gateway_id))
+
+        running, holding = await self.store.read(read)
         others = {run.gateway_id for run in running if run.gateway_id} | holding
         self._seen_alive &= others
         for gone in set(self._missing_since) - others:
@@ -796,8 +812,8 @@ class RunService:
         """Sessions the dead `gateways` held: `disconnected`, connection keys removed."""
         if not gateways:
             return
-        async with self.store.write() as repos:
-            released = await repos.sessions.disconnect_for_gateways(gateways)
+        released = await self.store.write(
+            lambda repos: repos.sessions.disconnect_for_gateways(gateways))
         for user_id, connection_id in released:
             await self._cache_write(f"conn:{connection_id}",
                                     functools.partial(self.cache.drop_connection, user_id,

@@ -13,7 +13,7 @@ from chat.cache import Cache
 from chat.engine import EngineFactory
 from chat.hub import InProcessEventHub
 from chat.runs import NotFound, RunService
-from chat.store import Store, create_schema, make_engine, sqlite_url_in
+from chat.store import Repositories, Store, create_schema, make_engine, sqlite_url_in
 
 
 async def _service(directory: Path) -> RunService:
@@ -31,7 +31,8 @@ def test_one_user_cannot_reach_another_users_rows(tmp_path: Path) -> None:
             alice_run = await service.submit("alice", "What is 2 + 2?", client_message_id="m1")
             await service.wait_idle()
             store = service.store
-            async with store.read() as repos:
+
+            async def read(repos: Repositories) -> None:
                 assert await repos.threads.get("alice", alice_run.thread_id) is not None
                 assert await repos.threads.get("bob", alice_run.thread_id) is None
                 assert await repos.runs.get("bob", alice_run.run_id) is None
@@ -41,15 +42,19 @@ def test_one_user_cannot_reach_another_users_rows(tmp_path: Path) -> None:
                 assert await repos.events.list_after("bob", alice_run.thread_id, 0) == []
                 assert await repos.events.list_for_run("bob", alice_run.run_id) == []
                 assert await repos.messages.find_by_client_id("bob", "m1") is None
+
+            await store.read(read)
             with pytest.raises(NotFound):
                 await service.thread_events_after("bob", alice_run.thread_id, 0)
             with pytest.raises(NotFound):
                 await service.submit("bob", "What is 1 + 1?", thread_id=alice_run.thread_id)
-            async with store.write() as repos:
+            async def write(repos: Repositories) -> None:
                 with pytest.raises(LookupError):
                     await repos.threads.next_seq("bob", alice_run.thread_id)
                 assert not await repos.runs.finish("bob", alice_run.run_id, status="failed",
                                                    agents=None, result=None)
+
+            await store.write(write)
             bobs = await service.submit("bob", "What is 2 + 2?", client_message_id="m1")
             await service.wait_idle()
             assert bobs.run_id != alice_run.run_id and not bobs.repeated

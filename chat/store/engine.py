@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -41,7 +41,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     if url.startswith("postgresql+asyncpg"):
         kwargs.setdefault("pool_size", 10)
@@ -62,10 +62,11 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
         raise DisconnectionError("the pooled database connection was closed")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, `BEGIN IMMEDIATE` and `synchronous = NORMAL` on every new
+    connection of `engine` (the async engine's sync side, or a plain sqlite3 engine)."""
 
-    @event.listens_for(sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = "IMMEDIATE"
         cursor = dbapi_connection.cursor()

@@ -6,26 +6,27 @@ recovery scans (`RunRepository.list_running`, `SessionRepository.gateways_with_a
 `disconnect_for_gateways`), which are about gateway processes, not users (each run they
 find is then finished with its own user's scope).
 
-`Store.write()` and `Store.read()` hand out a `Repositories` bound to one connection and
-one transaction. On SQLite, writes in this process go one at a time (SQLite has a single
-writer anyway) through one asyncio lock and one long-lived connection, so they queue
-instead of failing with "database is locked" and skip a pool checkout per transaction.
+`Store.write(work)` and `Store.read(work)` run `work` with a `Repositories` bound to one
+connection and one transaction. On SQLite, writes in this process go one at a time
+(SQLite has a single writer anyway) through one thread and one long-lived connection, so
+they queue instead of failing with "database is locked" and skip a pool checkout per
+transaction; each transaction is one hop to that thread (`chat.store.sqlite_thread`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chat.store.engine import configure_sqlite
 from chat.store.models import (
     AgentExecution,
     Message,
@@ -35,6 +36,18 @@ from chat.store.models import (
     User,
     UserSession,
 )
+from chat.store.sqlite_thread import SqliteTransactions
+
+T = TypeVar("T")
+
+
+class Connection(Protocol):
+    """What the repositories need of a connection: its dialect and an awaitable
+    `execute` (an `AsyncConnection`, or a SQLite connection on its database thread)."""
+
+    dialect: Dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
 
 users_t = cast(Table, User.__table__)
 threads_t = cast(Table, Thread.__table__)
@@ -96,7 +109,7 @@ class RunRow:
 
 
 class _Repository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
 
@@ -371,7 +384,7 @@ class TemporaryDataRepository(_Repository):
 class Repositories:
     """All repositories bound to one connection and transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.users = UserRepository(connection)
         self.threads = ThreadRepository(connection)
@@ -383,35 +396,31 @@ class Repositories:
 
 
 class Store:
-    """Transactions over the service's database."""
+    """Transactions over the service's database. A transaction is a coroutine function
+    of `Repositories` that only runs statements; `write` commits it when it returns and
+    rolls it back if it raises. On SQLite each transaction runs whole on a database
+    thread (`chat.store.sqlite_thread`); on PostgreSQL on the event loop, over asyncpg."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
-        self._writer: AsyncConnection | None = None
+        self._sqlite = SqliteTransactions(engine, configure_sqlite) if self.is_sqlite else None
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Repositories]:
-        """One write transaction: committed when the block ends, rolled back on error."""
-        if self._write_lock is None:
-            async with self.engine.begin() as connection:
-                yield Repositories(connection)
-            return
-        async with self._write_lock:
-            if self._writer is None or self._writer.closed or self._writer.invalidated:
-                self._writer = await self.engine.connect()
-            async with self._writer.begin():
-                yield Repositories(self._writer)
+    async def write(self, work: Callable[[Repositories], Awaitable[T]]) -> T:
+        """`work` in one write transaction; what it returns."""
+        if self._sqlite is not None:
+            return await self._sqlite.write(lambda connection: work(Repositories(connection)))
+        async with self.engine.begin() as connection:
+            return await work(Repositories(connection))
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Repositories]:
-        """One read-only transaction (a consistent snapshot)."""
+    async def read(self, work: Callable[[Repositories], Awaitable[T]]) -> T:
+        """`work` in one read-only transaction (a consistent snapshot); what it returns."""
+        if self._sqlite is not None:
+            return await self._sqlite.read(lambda connection: work(Repositories(connection)))
         async with self.engine.connect() as connection, connection.begin():
-            yield Repositories(connection)
+            return await work(Repositories(connection))
 
     async def dispose(self) -> None:
-        if self._writer is not None:
-            await self._writer.close()
-            self._writer = None
+        if self._sqlite is not None:
+            await self._sqlite.close()
         await self.engine.dispose()

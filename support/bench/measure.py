@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chat.store import Repositories
 from support.bench.figures import Baseline, Distribution, Figure, percentile
 from support.bench.idle import (
     GATEWAY_READY,
@@ -153,6 +154,12 @@ class Bench:
         return self.stack.config
 
     @property
+    def raw_driver(self) -> str:
+        """How the baselines reach the database: SQLAlchemy's async engine over the
+        driver DESIGN §4 names (aiosqlite or asyncpg), one statement at a time."""
+        return f"async engine on {self.raw.dialect.driver}"
+
+    @property
     def timeout(self) -> float:
         return max(self.config.timeout, 30.0)
 
@@ -269,7 +276,7 @@ async def run_latency(b: Bench) -> list[Figure]:
                                         quiet=b.service.runs.wait_idle)
     finally:
         await b.settle([user], [user_id])
-    baseline = "raw SQLAlchemy Core insert+commit, same database"
+    baseline = f"raw SQLAlchemy Core insert+commit, same database, {b.raw_driver}"
     about = "one user, calculator question sent until agent_completed received"
     return [_latency_figure("golden_path.run_latency_p50", service_s, raw_s, 50, baseline,
                             about),
@@ -318,7 +325,8 @@ async def runs_per_second(b: Bench) -> list[Figure]:
     total = plan.throughput_users * plan.throughput_runs_each
     return [Figure(
         "golden_path.runs_per_s", "runs/s", total / wall, Distribution.of(ms(latencies)), "ms",
-        Baseline(f"raw insert+commit per s, {plan.throughput_users} concurrent writers",
+        Baseline(f"raw insert+commit per s, {plan.throughput_users} concurrent writers, "
+                 f"{b.raw_driver}",
                  total / raw_wall, Distribution.of(ms(raw_latencies))),
         f"{plan.throughput_users} users at once, {plan.throughput_runs_each} calculator "
         "questions each, one after the other; percentiles: per-run latency")]
@@ -447,8 +455,8 @@ async def _thread_create(b: Bench) -> Figure:
     store, user_id = b.service.store, b.user("store")
 
     async def service(i: int) -> None:
-        async with store.write() as repos:
-            await repos.threads.create(user_id, new_id("st"), "a benchmark thread")
+        await store.write(
+            lambda repos: repos.threads.create(user_id, new_id("st"), "a benchmark thread"))
 
     async def raw(i: int) -> None:
         stamp = now()
@@ -459,18 +467,20 @@ async def _thread_create(b: Bench) -> Figure:
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return _latency_figure("store.thread_create_p50", service_s, raw_s, 50,
-                           "raw Core insert into threads + commit", "create a thread")
+                           f"raw Core insert into threads + commit, {b.raw_driver}", "create a thread")
 
 
 async def _message_batch(b: Bench) -> Figure:
     store, user_id = b.service.store, b.user("batch")
     thread_id = new_id("st")
 
+    async def batch(repos: Repositories) -> None:
+        for j in range(10):
+            await repos.messages.add(user_id, new_id("sm"), thread_id, "user",
+                                     f"message {j}", run_id=None)
+
     async def service(i: int) -> None:
-        async with store.write() as repos:
-            for j in range(10):
-                await repos.messages.add(user_id, new_id("sm"), thread_id, "user",
-                                         f"message {j}", run_id=None)
+        await store.write(batch)
 
     async def raw(i: int) -> None:
         async with b.raw.begin() as conn:
@@ -482,7 +492,7 @@ async def _message_batch(b: Bench) -> Figure:
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return _latency_figure("store.message_batch10_p50", service_s, raw_s, 50,
-                           "raw Core: 10 inserts into messages, one commit",
+                           f"raw Core: 10 inserts into messages, one commit, {b.raw_driver}",
                            "10 messages stored in one transaction")
 
 
@@ -493,18 +503,23 @@ async def _result_store(b: Bench) -> Figure:
     count = b.plan.store_n + b.plan.warmup
     service_runs = [new_id("sr") for _ in range(count)]
     raw_runs = [new_id("rr") for _ in range(count)]
-    async with store.write() as repos:
+    async def create(repos: Repositories) -> None:
         for run_id in service_runs + raw_runs:
             await repos.runs.create(user_id, run_id, thread_id, new_id("sm"), ["data"],
                                     "bench")
 
+    await store.write(create)
+
     async def service(i: int) -> None:
         run_id = service_runs[i]
-        async with store.write() as repos:
+
+        async def finish(repos: Repositories) -> None:
             await repos.messages.add(user_id, new_id("sm"), thread_id, "assistant",
                                      "2 + 3 = 5", run_id=run_id)
             await repos.runs.finish(user_id, run_id, status="completed", agents=["data"],
                                     result="2 + 3 = 5")
+
+        await store.write(finish)
 
     async def raw(i: int) -> None:
         run_id = raw_runs[i]
@@ -521,24 +536,25 @@ async def _result_store(b: Bench) -> Figure:
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return _latency_figure("store.result_store_p50", service_s, raw_s, 50,
-                           "raw Core: insert reply + update run, one commit",
+                           f"raw Core: insert reply + update run, one commit, {b.raw_driver}",
                            "a run's reply and final status stored in one transaction")
 
 
 async def _history_read(b: Bench) -> Figure:
     store, user_id = b.service.store, b.user("history")
     thread_id = new_id("st")
-    async with store.write() as repos:
+    async def history(repos: Repositories) -> None:
         await repos.threads.create(user_id, thread_id, "history")
         for j in range(HISTORY_MESSAGES):
             await repos.messages.add(user_id, new_id("sm"), thread_id,
                                      "user" if j % 2 == 0 else "assistant", f"message {j}",
                                      run_id=None)
+
+    await store.write(history)
     c = MESSAGES.c
 
     async def service(i: int) -> None:
-        async with store.read() as repos:
-            rows = await repos.messages.list_for_thread(user_id, thread_id)
+        rows = await store.read(lambda repos: repos.messages.list_for_thread(user_id, thread_id))
         assert len(rows) == HISTORY_MESSAGES
 
     async def raw(i: int) -> None:
@@ -552,7 +568,7 @@ async def _history_read(b: Bench) -> Figure:
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return _latency_figure("store.history_read_p50", service_s, raw_s, 50,
-                           f"raw Core select of the thread's {HISTORY_MESSAGES} messages",
+                           f"raw Core select of the thread's {HISTORY_MESSAGES} messages, {b.raw_driver}",
                            f"read a thread's history of {HISTORY_MESSAGES} messages")
 
 
