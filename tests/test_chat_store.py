@@ -86,3 +86,72 @@ def test_seq_is_contiguous_per_thread_under_concurrent_runs(tmp_path: Path) -> N
             await service.store.dispose()
 
     asyncio.run(scenario())
+
+
+async def _store(directory: Path) -> Store:
+    engine = make_engine(sqlite_url_in(directory))
+    await create_schema(engine)
+    return Store(engine)
+
+
+def test_a_sqlite_write_that_fails_leaves_nothing_and_the_next_one_commits(
+    tmp_path: Path,
+) -> None:
+    """A transaction that raises is rolled back whole (on its database thread); the
+    writer connection goes on with the next."""
+
+    async def scenario() -> None:
+        store = await _store(tmp_path)
+        try:
+            async def half(repos: Repositories) -> None:
+                await repos.threads.create("alice", "thr_half", "half")
+                raise ValueError("stop half way")
+
+            with pytest.raises(ValueError, match="stop half way"):
+                await store.write(half)
+            assert await store.read(lambda repos: repos.threads.get("alice", "thr_half")) is None
+            await store.write(lambda repos: repos.threads.create("alice", "thr_whole", "whole"))
+            thread = await store.read(lambda repos: repos.threads.get("alice", "thr_whole"))
+            assert thread is not None and thread.title == "whole"
+        finally:
+            await store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_sqlite_transaction_may_not_await_anything_but_its_statements(tmp_path: Path) -> None:
+    """Awaiting something else inside a transaction (it would block the database thread)
+    is refused with a clear error, and what it wrote is rolled back."""
+
+    async def scenario() -> None:
+        store = await _store(tmp_path)
+        try:
+            async def waits(repos: Repositories) -> None:
+                await repos.threads.create("alice", "thr_waits", "waits")
+                await asyncio.sleep(0)
+
+            with pytest.raises(RuntimeError, match="awaited something other than"):
+                await store.write(waits)
+            assert await store.read(lambda repos: repos.threads.get("alice", "thr_waits")) is None
+        finally:
+            await store.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_sqlite_writes_asked_at_once_are_all_committed_in_order(tmp_path: Path) -> None:
+    """Many writers at once share one writer thread: each gets its own sequence numbers,
+    none is lost, and they are committed in the order they were asked for."""
+
+    async def scenario() -> None:
+        store = await _store(tmp_path)
+        try:
+            await store.write(lambda repos: repos.threads.create("alice", "thr_seq", "seq"))
+            seqs = await asyncio.gather(*(
+                store.write(lambda repos: repos.threads.next_seq("alice", "thr_seq"))
+                for _ in range(200)))
+            assert seqs == list(range(1, 201))
+        finally:
+            await store.dispose()
+
+    asyncio.run(scenario())
