@@ -435,13 +435,17 @@ class Gateway:
         self.sessions.add(client)
         pump: asyncio.Task[None] | None = None
         try:
-            # The greeting goes out first; the session is recorded beside it, and every
+            # The greeting goes out first, straight to the socket (nothing can be queued
+            # before it); then the session is recorded beside the connection, and every
             # frame of the client waits until it is (see `ClientSession.recorded`).
-            client.send_frame({"type": "connection_established",
-                               "connection_id": client.connection_id,
-                               "user_id": client.user_id})
-            pump = asyncio.create_task(client.pump(), name=f"send {client.connection_id}")
+            try:
+                await websocket.send(json.dumps({"type": "connection_established",
+                                                 "connection_id": client.connection_id,
+                                                 "user_id": client.user_id}))
+            except ConnectionClosed:
+                return
             client.start_recording()
+            pump = asyncio.create_task(client.pump(), name=f"send {client.connection_id}")
             receiver = asyncio.create_task(self._receive(client))
             expiry = asyncio.create_task(client.expire())
             tasks = (pump, receiver, expiry)
