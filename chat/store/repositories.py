@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, and_, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -70,6 +70,28 @@ _INSERT_RUN = insert(runs_t)
 _INSERT_EVENT = insert(events_t)
 _INSERT_SESSION = insert(sessions_t)
 _INSERT_TEMPORARY = insert(temp_t)
+# The statements of the golden path that filter or set values, with named parameters
+# (`b_…`, apart from the column names SQLAlchemy binds itself).
+_THREAD_BY_ID = select(threads_t.c.id, threads_t.c.user_id, threads_t.c.title,
+                       threads_t.c.last_seq).where(
+    and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == bindparam("b_user")))
+_NEXT_SEQ = (
+    update(threads_t)
+    .where(and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == bindparam("b_user")))
+    .values(last_seq=threads_t.c.last_seq + bindparam("b_count"),
+            updated_at=bindparam("b_now"))
+    .returning(threads_t.c.last_seq))
+_RUN_IS_RUNNING = and_(runs_t.c.id == bindparam("b_id"), runs_t.c.user_id == bindparam("b_user"),
+                       runs_t.c.status == "running")
+_FINISH_RUN = update(runs_t).where(_RUN_IS_RUNNING)
+_ENDED_AMONG = select(runs_t.c.id).where(and_(
+    runs_t.c.user_id == bindparam("b_user"),
+    runs_t.c.id.in_(bindparam("b_ids", expanding=True)),
+    runs_t.c.status != "running"))
+_CLOSE_SESSION = update(sessions_t).where(and_(
+    sessions_t.c.id == bindparam("b_id"), sessions_t.c.user_id == bindparam("b_user")))
+_DELETE_TEMPORARY_OF_SESSION = delete(temp_t).where(and_(
+    temp_t.c.user_id == bindparam("b_user"), temp_t.c.session_id == bindparam("b_session")))
 
 
 def utcnow() -> datetime:
@@ -129,28 +151,17 @@ class ThreadRepository(_Repository):
         })
 
     async def get(self, user_id: str, thread_id: str) -> ThreadRow | None:
-        row = (
-            await self.connection.execute(
-                select(threads_t.c.id, threads_t.c.user_id, threads_t.c.title,
-                       threads_t.c.last_seq).where(
-                    and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id)
-                )
-            )
-        ).first()
+        row = (await self.connection.execute(
+            _THREAD_BY_ID, {"b_id": thread_id, "b_user": user_id})).first()
         return None if row is None else ThreadRow(*row)
 
     async def next_seq(self, user_id: str, thread_id: str, count: int = 1) -> int:
         """Allocate the thread's next `count` event numbers and return the last one (the
         row lock serialises writers of the thread, across processes too; `count` 0 only
         takes the lock)."""
-        seq = (
-            await self.connection.execute(
-                update(threads_t)
-                .where(and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))
-                .values(last_seq=threads_t.c.last_seq + count, updated_at=utcnow())
-                .returning(threads_t.c.last_seq)
-            )
-        ).scalar_one_or_none()
+        seq = (await self.connection.execute(_NEXT_SEQ, {
+            "b_id": thread_id, "b_user": user_id, "b_count": count, "b_now": utcnow(),
+        })).scalar_one_or_none()
         if seq is None:
             raise LookupError(f"thread {thread_id} of user {user_id} does not exist")
         return int(seq)
@@ -234,11 +245,7 @@ class RunRepository(_Repository):
         if agents is not None:
             values["agents"] = agents
         outcome = await self.connection.execute(
-            update(runs_t)
-            .where(and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id,
-                        runs_t.c.status == "running"))
-            .values(**values)
-        )
+            _FINISH_RUN, {**values, "b_id": run_id, "b_user": user_id})
         return bool(outcome.rowcount)
 
     async def get(self, user_id: str, run_id: str) -> RunRow | None:
@@ -254,10 +261,7 @@ class RunRepository(_Repository):
     async def ended_among(self, user_id: str, run_ids: set[str]) -> set[str]:
         """Those of the user's `run_ids` that are no longer `running`."""
         rows = await self.connection.execute(
-            select(runs_t.c.id).where(
-                and_(runs_t.c.user_id == user_id, runs_t.c.id.in_(sorted(run_ids)),
-                     runs_t.c.status != "running"))
-        )
+            _ENDED_AMONG, {"b_user": user_id, "b_ids": sorted(run_ids)})
         return {str(row[0]) for row in rows}
 
     async def list_running(self, *, except_gateway: str | None = None) -> list[RunRow]:
@@ -347,11 +351,9 @@ class SessionRepository(_Repository):
         return [(str(user), str(connection)) for user, connection in rows]
 
     async def close(self, user_id: str, session_id: str, status: str) -> None:
-        await self.connection.execute(
-            update(sessions_t)
-            .where(and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id))
-            .values(status=status, ended_at=utcnow() if status == "ended" else None)
-        )
+        await self.connection.execute(_CLOSE_SESSION, {
+            "b_id": session_id, "b_user": user_id, "status": status,
+            "ended_at": utcnow() if status == "ended" else None})
 
     async def status(self, user_id: str, session_id: str) -> str | None:
         return (
@@ -375,9 +377,7 @@ class TemporaryDataRepository(_Repository):
 
     async def delete_for_session(self, user_id: str, session_id: str) -> int:
         outcome = await self.connection.execute(
-            delete(temp_t).where(and_(temp_t.c.user_id == user_id,
-                                      temp_t.c.session_id == session_id))
-        )
+            _DELETE_TEMPORARY_OF_SESSION, {"b_user": user_id, "b_session": session_id})
         return int(outcome.rowcount)
 
 
