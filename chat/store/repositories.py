@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -60,10 +58,14 @@ temp_t = cast(Table, TemporaryUserData.__table__)
 
 # Statements built once: executed with a dict of values each time, they skip the
 # per-call construction of a statement (SQLAlchemy still caches what they compile to).
-_ENSURE_USER = {
-    "postgresql": pg_insert(users_t).on_conflict_do_nothing(index_elements=["id"]),
-    "sqlite": sqlite_insert(users_t).on_conflict_do_nothing(index_elements=["id"]),
-}
+# The user row if it is new. Written as text (with the columns' types, so values are
+# stored as the ORM stores them): the dialects' `on_conflict_do_nothing` constructs have
+# no cache key, so SQLAlchemy compiled them again at every connection. Both PostgreSQL
+# and SQLite (3.24+) read this statement.
+_ENSURE_USER = text(
+    "INSERT INTO users (id, created_at) VALUES (:id, :created_at) ON CONFLICT (id) DO NOTHING"
+).bindparams(bindparam("id", type_=users_t.c.id.type),
+             bindparam("created_at", type_=users_t.c.created_at.type))
 _INSERT_THREAD = insert(threads_t)
 _INSERT_MESSAGE = insert(messages_t)
 _INSERT_RUN = insert(runs_t)
@@ -138,8 +140,7 @@ class _Repository:
 class UserRepository(_Repository):
     async def ensure(self, user_id: str) -> None:
         """Create the user row if it does not exist yet."""
-        statement = _ENSURE_USER.get(self.connection.dialect.name, _ENSURE_USER["sqlite"])
-        await self.connection.execute(statement, {"id": user_id, "created_at": utcnow()})
+        await self.connection.execute(_ENSURE_USER, {"id": user_id, "created_at": utcnow()})
 
 
 class ThreadRepository(_Repository):
