@@ -12,7 +12,6 @@ import os
 import uuid
 
 import pytest
-
 from conftest import make_settings, running_service, wire_client
 
 DATABASE_URL = os.environ.get("GOLDEN_PATH_DATABASE_URL", "")
