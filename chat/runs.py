@@ -387,14 +387,11 @@ class RunService:
             if ended:
                 await repos.temporary.delete_for_session(user_id, session_id)
 
-        async def record() -> None:
-            await self.store.write(close)
-
         try:
-            await record()
+            await self.store.write(close)
         except STORAGE_ERRORS as exc:
             log.warning("session %s not closed in storage (%s); will retry", session_id, exc)
-            self.storage_repairs.add(f"session:{session_id}", record)
+            self.storage_repairs.add(f"session:{session_id}", lambda: self.store.write(close))
         if ended:
             await self._cache_write(
                 f"session:{session_id}",
@@ -675,6 +672,7 @@ class RunService:
         """The stored events of the user's thread after `after_seq`, in order (read once
         the live subscriptions made so far are in place, so nothing falls in between)."""
         await self.hub.ready()
+
         async def read(repos: Repositories) -> list[dict[str, Any]]:
             if await repos.threads.get(user_id, thread_id) is None:
                 raise NotFound(f"thread {thread_id} not found")
