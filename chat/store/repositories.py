@@ -83,9 +83,9 @@ _NEXT_SEQ = (
     .values(last_seq=threads_t.c.last_seq + bindparam("b_count"),
             updated_at=bindparam("b_now"))
     .returning(threads_t.c.last_seq))
-_RUN_IS_RUNNING = and_(runs_t.c.id == bindparam("b_id"), runs_t.c.user_id == bindparam("b_user"),
-                       runs_t.c.status == "running")
-_FINISH_RUN = update(runs_t).where(_RUN_IS_RUNNING)
+_FINISH_RUN = update(runs_t).where(and_(
+    runs_t.c.id == bindparam("b_id"), runs_t.c.user_id == bindparam("b_user"),
+    runs_t.c.status == "running"))
 _ENDED_AMONG = select(runs_t.c.id).where(and_(
     runs_t.c.user_id == bindparam("b_user"),
     runs_t.c.id.in_(bindparam("b_ids", expanding=True)),
