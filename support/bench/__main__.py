@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from support import loop
 from support import stack as stack_module
 from support.bench import measure
@@ -78,6 +80,17 @@ async def run_all(stack: stack_module.Stack, plan: measure.Plan) -> list[Figure]
     return [by_name[name] for name in order]
 
 
+def database_paths(database_url: str) -> dict[str, str]:
+    """How the service and the baselines reach the database, for the reports."""
+    driver = make_url(database_url).drivername
+    paths = {"database baselines": f"raw SQLAlchemy Core on an async engine ({driver})"}
+    if driver.startswith("sqlite"):
+        paths["service's SQLite transactions"] = (
+            "each run whole on a sqlite3 connection in a database thread "
+            "(chat/store/sqlite_thread.py)")
+    return paths
+
+
 def measure_order() -> tuple[str, ...]:
     from support.bench.figures import FIGURE_NAMES
 
@@ -119,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack_module.stop(stack)
     backends = {"mode": config.backends, **RUN.backends,
+                **database_paths(str(stack.service.database_url)),
                 "idle-connection gateway": "python -m chat serve in its own process, on the "
                 + ("same kind of backends, embedded in that process" if config.backends ==
                    "embedded" else "same PostgreSQL and Redis")}
