@@ -15,7 +15,7 @@ transaction; each transaction is one hop to that thread (`chat.store.sqlite_thre
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -407,14 +407,14 @@ class Store:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sqlite = SqliteTransactions(engine, configure_sqlite) if self.is_sqlite else None
 
-    async def write(self, work: Callable[[Repositories], Awaitable[T]]) -> T:
+    async def write(self, work: Callable[[Repositories], Coroutine[Any, Any, T]]) -> T:
         """`work` in one write transaction; what it returns."""
         if self._sqlite is not None:
             return await self._sqlite.write(lambda connection: work(Repositories(connection)))
         async with self.engine.begin() as connection:
             return await work(Repositories(connection))
 
-    async def read(self, work: Callable[[Repositories], Awaitable[T]]) -> T:
+    async def read(self, work: Callable[[Repositories], Coroutine[Any, Any, T]]) -> T:
         """`work` in one read-only transaction (a consistent snapshot); what it returns."""
         if self._sqlite is not None:
             return await self._sqlite.read(lambda connection: work(Repositories(connection)))

@@ -20,7 +20,7 @@ database thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -64,27 +64,27 @@ class SqliteTransactions:
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="sqlite-read")
         self._writer: Connection | None = None
 
-    async def write(self, work: Callable[[ImmediateConnection], Awaitable[T]]) -> T:
+    async def write(self, work: Callable[[ImmediateConnection], Coroutine[Any, Any, T]]) -> T:
         """`work` in one write transaction: committed when it returns, rolled back if it
         raises."""
         return await asyncio.get_running_loop().run_in_executor(
             self._writes, self._write, work)
 
-    async def read(self, work: Callable[[ImmediateConnection], Awaitable[T]]) -> T:
+    async def read(self, work: Callable[[ImmediateConnection], Coroutine[Any, Any, T]]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, self._read, work)
 
-    def _write(self, work: Callable[[ImmediateConnection], Awaitable[T]]) -> T:
+    def _write(self, work: Callable[[ImmediateConnection], Coroutine[Any, Any, T]]) -> T:
         writer = self._writer
         if writer is None or writer.closed or writer.invalidated:
             if writer is not None:
                 writer.close()
             writer = self._writer = self.engine.connect()
         with writer.begin():
-            return run_to_end(_as_coroutine(work(ImmediateConnection(writer))))
+            return run_to_end(work(ImmediateConnection(writer)))
 
-    def _read(self, work: Callable[[ImmediateConnection], Awaitable[T]]) -> T:
+    def _read(self, work: Callable[[ImmediateConnection], Coroutine[Any, Any, T]]) -> T:
         with self.engine.connect() as connection, connection.begin():
-            return run_to_end(_as_coroutine(work(ImmediateConnection(connection))))
+            return run_to_end(work(ImmediateConnection(connection)))
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -98,13 +98,3 @@ class SqliteTransactions:
         for executor in (self._writes, self._reads):
             await loop.run_in_executor(None, executor.shutdown)
         self.engine.dispose()
-
-
-def _as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
-    if isinstance(awaitable, Coroutine):
-        return awaitable
-
-    async def wrapped() -> T:
-        return await awaitable
-
-    return wrapped()

@@ -503,6 +503,7 @@ async def _result_store(b: Bench) -> Figure:
     count = b.plan.store_n + b.plan.warmup
     service_runs = [new_id("sr") for _ in range(count)]
     raw_runs = [new_id("rr") for _ in range(count)]
+
     async def create(repos: Repositories) -> None:
         for run_id in service_runs + raw_runs:
             await repos.runs.create(user_id, run_id, thread_id, new_id("sm"), ["data"],
@@ -543,6 +544,7 @@ async def _result_store(b: Bench) -> Figure:
 async def _history_read(b: Bench) -> Figure:
     store, user_id = b.service.store, b.user("history")
     thread_id = new_id("st")
+
     async def history(repos: Repositories) -> None:
         await repos.threads.create(user_id, thread_id, "history")
         for j in range(HISTORY_MESSAGES):
