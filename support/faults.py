@@ -1,8 +1,6 @@
 """Faults driven from outside the service: what the resilience scenarios, their tests and
 the soak (`python -m support.soak`) do to it, and how they count what survived.
 
-- `GatewayProcess`: `python -m chat serve` in its own process, which can be killed
-  outright (SIGKILL: no clean-up, runs left `running`) and started again on the same port.
 - `TcpRelay`: a relay in front of a backend (the database) whose connections can be cut
   and let through again, to take the backend away without touching its server.
 - `crowd`: many users at once, each with its own sign-in, asking several questions over
@@ -26,11 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -47,15 +42,17 @@ from support.client import ChatClient, Event, Refusal, RunSeen
 from support.config import SuiteConfig
 from support.matchers import a_conversation, a_well_formed_run, assert_that, ended, exactly_seqs
 from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS, eventually
+from support.processes import (
+    START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    GatewaySettings,
+    ServerProcess,
+    gateway_process,
+)
 from support.services import LocalServices, unavailable_reason
 from support.stack import Stack
 from support.tokens import mint
 from support.users import Person
-
-PROJECT = Path(__file__).resolve().parents[1]
-READY_LINE = "chat service listening on "
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
 
 
 class FaultError(RuntimeError):
@@ -90,129 +87,11 @@ def real_backends(directory: Path) -> Iterator[tuple[str, str]]:
         services.down(purge=True)
 
 
-# -- a gateway in its own process -------------------------------------------------------
-
-
-@dataclass
-class GatewaySettings:
-    """What `python -m chat serve` is started with (the GOLDEN_PATH_* variables)."""
-
-    jwt_secret: str
-    jwt_issuer: str
-    jwt_audience: str
-    database_url: str | None = None
-    redis_url: str | None = None
-
-    @classmethod
-    def of(cls, config: SuiteConfig, database_url: str | None) -> GatewaySettings:
-        return cls(config.jwt_secret, config.jwt_issuer, config.jwt_audience,
-                   database_url, config.redis_url)
-
-    def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
-        env.update({
-            "GOLDEN_PATH_JWT_SECRET": self.jwt_secret,
-            "GOLDEN_PATH_JWT_ISSUER": self.jwt_issuer,
-            "GOLDEN_PATH_JWT_AUDIENCE": self.jwt_audience,
-            "GOLDEN_PATH_DATABASE_URL": self.database_url or "",
-            "GOLDEN_PATH_REDIS_URL": self.redis_url or "",
-            "PYTHONUNBUFFERED": "1",
-        })
-        return env
-
-
-class GatewayProcess:
-    """`python -m chat serve` on 127.0.0.1; `url` once started. Its log goes to a file
-    (`log_path`) that failure messages quote."""
-
-    def __init__(self, settings: GatewaySettings, *, port: int = 0) -> None:
-        self.settings = settings
-        self.port = port
-        self.url: str | None = None
-        self.process: asyncio.subprocess.Process | None = None
-        self.killed_at: float | None = None
-        self.started_in_s: float | None = None
-        handle, path = tempfile.mkstemp(prefix="golden-path-gateway-", suffix=".log")
-        os.close(handle)
-        self.log_path = Path(path)
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    async def start(self, *, timeout: float = START_TIMEOUT_S) -> str:
-        """Start (on the port it had before, if it ran already); the URL once it listens."""
-        if self.running:
-            raise FaultError(f"the gateway process {self.pid} is already running")
-        began = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "chat", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port),
-                cwd=str(PROJECT), env=self.settings.environment(),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log,
-            )
-        assert self.process.stdout is not None
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    line = (await self.process.stdout.readline()).decode(errors="replace")
-                    if not line:
-                        await self.process.wait()
-                        raise FaultError(
-                            f"the gateway process exited ({self.process.returncode}) before "
-                            f"listening; its log: {self.log_tail()}")
-                    if line.startswith(READY_LINE):
-                        break
-        except TimeoutError:
-            await self._end(signal.SIGKILL)
-            raise FaultError(f"the gateway process did not listen within {timeout:g} s; "
-                             f"its log: {self.log_tail()}") from None
-        self.url = line[len(READY_LINE):].split()[0]
-        self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
-        self.started_in_s = time.perf_counter() - began
-        self.killed_at = None
-        return self.url
-
-    async def kill(self) -> None:
-        """SIGKILL: the process ends at once, without any clean-up of its own."""
-        self.killed_at = time.perf_counter()
-        await self._end(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        """SIGTERM (a clean stop), SIGKILL if it does not end in time; idempotent."""
-        await self._end(signal.SIGTERM)
-
-    async def _end(self, sig: signal.Signals) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await process.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        if process.stdout is not None:
-            with contextlib.suppress(Exception):
-                await process.stdout.read()
-
-    def log_tail(self, lines: int = 8) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty)"
-
-    def remove_log(self) -> None:
-        self.log_path.unlink(missing_ok=True)
+def gateway_settings(config: SuiteConfig, database_url: str | None) -> GatewaySettings:
+    """The settings of a gateway process of the suite's own: the run's sign-in settings, the
+    given database and the configured Redis."""
+    return GatewaySettings(config.jwt_secret, config.jwt_issuer, config.jwt_audience,
+                           database_url, config.redis_url)
 
 
 # -- a backend connection that can be cut -------------------------------------------------
@@ -272,12 +151,6 @@ class TcpRelay:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- a client that never reads -------------------------------------------------------------
@@ -660,27 +533,27 @@ def why_no_own_gateway(stack: Stack) -> str | None:
     return None
 
 
-def start_own_gateway(stack: Stack) -> GatewayProcess:
+def start_own_gateway(stack: Stack) -> ServerProcess:
     """`python -m chat serve` on the stack's database (and Redis, if real), for faults."""
-    gateway = GatewayProcess(GatewaySettings.of(stack.config, stack.storage.database_url))
+    gateway = gateway_process(gateway_settings(stack.config, stack.storage.database_url))
     loop.run(gateway.start(), timeout=START_TIMEOUT_S + 5,
              what="a chat service of the suite's own to start")
     return gateway
 
 
-def stop_own_gateway(gateway: GatewayProcess) -> None:
+def stop_own_gateway(gateway: ServerProcess) -> None:
     loop.run(gateway.stop(), timeout=STOP_TIMEOUT_S * 2, what="the suite's chat service to stop")
     gateway.remove_log()
 
 
-def crash_and_restart(gateway: GatewayProcess) -> None:
+def crash_and_restart(gateway: ServerProcess) -> None:
     """SIGKILL the gateway, then start it again on the same port."""
     loop.run(gateway.kill(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to crash")
     loop.run(gateway.start(), timeout=START_TIMEOUT_S + 5,
              what="the chat service to start again after crashing")
 
 
-def join(person: Person, gateway: GatewayProcess) -> ChatClient:
+def join(person: Person, gateway: ServerProcess) -> ChatClient:
     """Connect `person` with their sign-in to `gateway`; the connection becomes theirs."""
     client = loop.run(ChatClient.open(str(gateway.url), person.sign_in.token,
                                       timeout=person.cast.timeout),
@@ -691,7 +564,7 @@ def join(person: Person, gateway: GatewayProcess) -> ChatClient:
     raise AssertionError(f"{person.name} was turned away: {client.describe()}")
 
 
-def own_gateway_for(context_cleanup: Any, stack: Stack) -> GatewayProcess | str:
+def own_gateway_for(context_cleanup: Any, stack: Stack) -> ServerProcess | str:
     """A gateway of the suite's own, stopped by `context_cleanup` at the end of the
     scenario; or, when there can be none, the reason why (to skip the scenario)."""
     reason = why_no_own_gateway(stack)
@@ -765,8 +638,6 @@ __all__ = [
     "Crowd",
     "CrowdPlan",
     "FaultError",
-    "GatewayProcess",
-    "GatewaySettings",
     "Member",
     "Survival",
     "TcpRelay",
@@ -779,7 +650,7 @@ __all__ = [
     "expect_interrupted",
     "expect_saved_once",
     "expect_whole_answer",
-    "free_port",
+    "gateway_settings",
     "join",
     "own_gateway_for",
     "question_for",

@@ -44,15 +44,15 @@ from support.config import ConfigError, SuiteConfig, redact
 from support.faults import (
     CrowdPlan,
     FaultError,
-    GatewayProcess,
-    GatewaySettings,
     Survival,
     check_crowd,
     crowd,
     delete_users,
+    gateway_settings,
     stalled_client,
 )
 from support.probes import StorageProbe, eventually
+from support.processes import ServerProcess, gateway_process
 from support.tokens import mint
 
 QUICK_USERS = 30
@@ -201,7 +201,7 @@ async def slow_consumer_part(url: str, config: SuiteConfig, database_url: str,
         await stalled.close()
 
 
-async def scale_out_part(gateways: Sequence[GatewayProcess], config: SuiteConfig,
+async def scale_out_part(gateways: Sequence[ServerProcess], config: SuiteConfig,
                          report: Report, timeout: float) -> None:
     """A run started on one gateway and followed from its first event on another: the
     same events, the live ones through Redis."""
@@ -231,7 +231,7 @@ async def scale_out_part(gateways: Sequence[GatewayProcess], config: SuiteConfig
         report.fail("the other gateway's events differ from the asking gateway's")
 
 
-async def kill_part(gateways: Sequence[GatewayProcess], config: SuiteConfig,
+async def kill_part(gateways: Sequence[ServerProcess], config: SuiteConfig,
                     report: Report, timeout: float) -> None:
     """SIGKILL a gateway mid-run: the run must end `failed` / `interrupted` for whoever
     follows it, found by another gateway and by a restart on the same port."""
@@ -255,7 +255,7 @@ async def kill_part(gateways: Sequence[GatewayProcess], config: SuiteConfig,
                    f"{victim.started_in_s or 0:.1f} s)")
 
 
-async def _kill_once(victim: GatewayProcess, witness: GatewayProcess | None,
+async def _kill_once(victim: ServerProcess, witness: ServerProcess | None,
                      config: SuiteConfig, report: Report, timeout: float, *,
                      restart_first: bool) -> float | None:
     user = f"soak-{report.tag}-kill-{uuid.uuid4().hex[:6]}"
@@ -316,16 +316,16 @@ async def soak(config: SuiteConfig, *, users: int, runs: int, gateways: int,
                keep: bool) -> Report:
     report = Report()
     database_url = str(config.database_url)
-    started: list[GatewayProcess] = []
+    started: list[ServerProcess] = []
     try:
         if config.gateway_url:
             urls = [config.gateway_url]
             report.say(f"soak: gateway {config.gateway_url}, database {redact(database_url)}, "
                        f"Redis {redact(str(config.redis_url))}")
         else:
-            settings = GatewaySettings.of(config, database_url)
+            settings = gateway_settings(config, database_url)
             for _ in range(gateways):
-                process = GatewayProcess(settings)
+                process = gateway_process(settings)
                 started.append(process)
                 await process.start()
             urls = [str(p.url) for p in started]

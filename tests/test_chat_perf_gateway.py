@@ -22,7 +22,7 @@ from chat.app import DEFLATE_WINDOW_BITS
 from chat.auth import issue_token
 from chat.cache import Cache
 from chat.config import Settings
-from support.faults import free_port
+from support.processes import free_port
 
 DATABASE_URL = os.environ.get("GOLDEN_PATH_DATABASE_URL", "")
 

@@ -32,14 +32,13 @@ from support.config import SuiteConfig
 from support.faults import (
     BackendsUnavailable,
     CrowdPlan,
-    GatewayProcess,
-    GatewaySettings,
     check_crowd,
     crowd,
     delete_users,
     real_backends,
     stalled_client,
 )
+from support.processes import GatewaySettings, gateway_process
 from support.soak import raise_open_files_limit
 from support.tokens import mint
 
@@ -67,7 +66,7 @@ def test_300_users_3_questions_each_on_two_gateways(backends: tuple[str, str],
     assert raise_open_files_limit() >= 1024
     settings = GatewaySettings(config.jwt_secret, config.jwt_issuer, config.jwt_audience,
                                database_url, redis_url)
-    gateways = [GatewayProcess(settings), GatewayProcess(settings)]
+    gateways = [gateway_process(settings), gateway_process(settings)]
     plan = CrowdPlan(users=300, runs_each=3, prefix="crowd", timeout=60.0)
 
     async def scenario() -> list[str]:

@@ -39,13 +39,11 @@ from support.client import ChatClient, Event, Refusal
 from support.config import SuiteConfig
 from support.faults import (
     BackendsUnavailable,
-    GatewayProcess,
-    GatewaySettings,
     TcpRelay,
-    free_port,
     real_backends,
 )
 from support.probes import eventually
+from support.processes import GatewaySettings, free_port, gateway_process
 from support.services import RedisServer, RedisState, find_redis_server
 from support.tokens import mint
 
@@ -238,7 +236,7 @@ def test_a_gateway_killed_mid_run_fails_the_run_when_it_starts_again(
     same gateway id) fails it at start-up (and records the session it held as
     disconnected), and a resuming client sees it end."""
     database_url, redis_url = backends
-    gateway = GatewayProcess(gateway_settings(config, database_url, redis_url))
+    gateway = gateway_process(gateway_settings(config, database_url, redis_url))
     alice = user()
 
     async def scenario() -> float:
@@ -288,7 +286,7 @@ def test_a_gateway_killed_mid_run_is_found_by_another_gateway(
     seconds, without any restart, and a client following it there sees it end."""
     database_url, redis_url = backends
     settings = gateway_settings(config, database_url, redis_url)
-    victim, witness = GatewayProcess(settings), GatewayProcess(settings)
+    victim, witness = gateway_process(settings), gateway_process(settings)
     alice = user()
 
     async def scenario() -> float:
@@ -335,7 +333,7 @@ def test_two_gateway_processes_share_runs_live_and_number_events_without_gaps(
     drops mid-run finds the whole run on the other gateway."""
     database_url, redis_url = backends
     settings = gateway_settings(config, database_url, redis_url)
-    gateways = [GatewayProcess(settings), GatewayProcess(settings)]
+    gateways = [gateway_process(settings), gateway_process(settings)]
     alice = user()
 
     async def scenario() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections import Counter
@@ -25,17 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chat.store import Repositories
 from support.bench.figures import Baseline, Distribution, Figure, percentile
-from support.bench.idle import (
-    GATEWAY_READY,
-    RAW_READY,
-    ServerProcess,
-    gateway_command,
-    idle_cost,
-    raw_server_command,
-)
+from support.bench.idle import idle_cost, raw_server
 from support.bench.wire import RawServer, WireError, WireUser, close_all
 from support.config import SuiteConfig
 from support.probes import EXECUTIONS, MESSAGES, SESSIONS, THREADS, eventually
+from support.processes import GatewaySettings, gateway_process
 from support.stack import Stack
 from support.tokens import mint
 
@@ -648,28 +641,23 @@ async def idle_connections(b: Bench) -> list[Figure]:
     """RSS growth per idle authenticated connection of `python -m chat serve`, beside
     the same for a bare websockets server, each in its own process."""
     plan = b.plan
-    env = dict(os.environ)
-    env.update({
-        "GOLDEN_PATH_JWT_SECRET": b.config.jwt_secret,
-        "GOLDEN_PATH_JWT_ISSUER": b.config.jwt_issuer,
-        "GOLDEN_PATH_JWT_AUDIENCE": b.config.jwt_audience,
-    })
-    for key in ("GOLDEN_PATH_DATABASE_URL", "GOLDEN_PATH_REDIS_URL", "GOLDEN_PATH_GATEWAY_URL"):
-        env.pop(key, None)
-    if b.config.backends != "embedded":
-        env["GOLDEN_PATH_DATABASE_URL"] = str(b.config.database_url)
-        env["GOLDEN_PATH_REDIS_URL"] = str(b.config.redis_url)
+    real = b.config.backends != "embedded"
+    settings = GatewaySettings(b.config.jwt_secret, b.config.jwt_issuer, b.config.jwt_audience,
+                               b.config.database_url if real else None,
+                               b.config.redis_url if real else None)
     total = plan.idle_connections + 20
     user_ids = [b.user(f"idle-{i}") for i in range(total)]
     tokens = [b.token(u) for u in user_ids]
 
-    gateway = await ServerProcess.start(gateway_command(), env, GATEWAY_READY)
+    gateway = gateway_process(settings)
+    await gateway.start()
     try:
         cost = await idle_cost(gateway, lambda i: tokens[i], plan.idle_connections,
                                plan.idle_step, b.timeout)
     finally:
         await gateway.stop()
-    raw = await ServerProcess.start(raw_server_command(), env, RAW_READY)
+    raw = raw_server(settings.environment())
+    await raw.start()
     try:
         raw_cost = await idle_cost(raw, lambda i: None, plan.idle_connections,
                                    plan.idle_step, b.timeout)
