@@ -1,2 +1,4 @@
-"""The harness: configuration, the stack, the chat client, probes, matchers, metrics,
-reports and the benchmark. Steps call this package; only `support.stack` imports `chat`."""
+"""The harness: only what a behave run imports (configuration, the stack, the chat client,
+probes, matchers, metrics, reports). Steps call this package; only `support.stack` imports
+`chat`; what a person runs stands in `tools/`, which imports this package, never the
+other way."""

@@ -32,7 +32,7 @@ KEYS: dict[str, str] = {
     "timeout": "GOLDEN_PATH_TIMEOUT",
     "services": "GOLDEN_PATH_SERVICES",
 }
-# the URLs a services file (written by `python -m support.services up`) may provide
+# the URLs a services file (written by `python -m tools.services up`) may provide
 SERVICE_KEYS = ("database_url", "redis_url")
 
 
@@ -144,7 +144,7 @@ class SuiteConfig:
                 raise ConfigError(
                     "backends=real needs "
                     + " and ".join(f"{k} ({KEYS[k]})" for k in missing)
-                    + "; start local services with `python -m support.services up` and pass the "
+                    + "; start local services with `python -m tools.services up` and pass the "
                     "URLs it prints, or run with -D backends=embedded"
                 )
         if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
@@ -168,7 +168,7 @@ class SuiteConfig:
 
 
 def _read_services_file(path: str, sources: Mapping[str, str]) -> dict[str, object]:
-    """The URLs written by `python -m support.services up` (its services.json)."""
+    """The URLs written by `python -m tools.services up` (its services.json)."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -176,7 +176,7 @@ def _read_services_file(path: str, sources: Mapping[str, str]) -> dict[str, obje
         reason = exc.strerror if isinstance(exc, OSError) else "it is not JSON"
         raise ConfigError(
             f"services={path!r} ({_where('services', sources)}) cannot be read ({reason}); "
-            "start local services with `python -m support.services up`, which writes "
+            "start local services with `python -m tools.services up`, which writes "
             ".services/services.json"
         ) from None
     if not isinstance(data, dict):

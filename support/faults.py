@@ -1,5 +1,5 @@
 """Faults driven from outside the service: what the resilience scenarios, their tests and
-the soak (`python -m support.soak`) do to it, and how they count what survived.
+the soak (`python -m tools.soak`) do to it, and how they count what survived.
 
 - `TcpRelay`: a relay in front of a backend (the database) whose connections can be cut
   and let through again, to take the backend away without touching its server.
@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import statistics
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,7 +47,6 @@ from support.processes import (
     ServerProcess,
     gateway_process,
 )
-from support.services import LocalServices, unavailable_reason
 from support.stack import Stack
 from support.tokens import mint
 from support.users import Person
@@ -57,34 +54,6 @@ from support.users import Person
 
 class FaultError(RuntimeError):
     """A fault could not be set up (a process did not start, a port was taken)."""
-
-
-# -- real backends -------------------------------------------------------------------------
-
-
-class BackendsUnavailable(RuntimeError):
-    """PostgreSQL or Redis cannot be started here; the message says why."""
-
-
-@contextlib.contextmanager
-def real_backends(directory: Path) -> Iterator[tuple[str, str]]:
-    """(database URL, Redis URL): the running ones named by GOLDEN_PATH_DATABASE_URL
-    (PostgreSQL) and GOLDEN_PATH_REDIS_URL, else private ones started under `directory`
-    (`python -m support.services`) and stopped afterwards."""
-    database_url = os.environ.get("GOLDEN_PATH_DATABASE_URL", "")
-    redis_url = os.environ.get("GOLDEN_PATH_REDIS_URL", "")
-    if database_url.startswith("postgresql+asyncpg://") and redis_url:
-        yield database_url, redis_url
-        return
-    reason = unavailable_reason()
-    if reason is not None:
-        raise BackendsUnavailable(reason)
-    services = LocalServices(directory)
-    try:
-        urls = services.up()
-        yield urls.database_url, urls.redis_url
-    finally:
-        services.down(purge=True)
 
 
 def gateway_settings(config: SuiteConfig, database_url: str | None) -> GatewaySettings:
@@ -634,7 +603,6 @@ async def _settle_and_forget(stack: Stack, user_ids: list[str]) -> None:
 
 
 __all__ = [
-    "BackendsUnavailable",
     "Crowd",
     "CrowdPlan",
     "FaultError",
@@ -654,7 +622,6 @@ __all__ = [
     "join",
     "own_gateway_for",
     "question_for",
-    "real_backends",
     "spread",
     "stalled_client",
     "start_own_gateway",

@@ -35,7 +35,7 @@ from support.runinfo import RUN
 
 REACH_TIMEOUT_S = 3.0
 SERVICES_HINT = (
-    "start local ones with `python -m support.services up` and pass the URLs it prints, "
+    "start local ones with `python -m tools.services up` and pass the URLs it prints, "
     "or run with -D backends=embedded"
 )
 

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from chat.app import ChatService, start_service
 from chat.auth import issue_token
 from chat.config import Settings
-from support.services import unavailable_reason
+from tools.services import unavailable_reason
 
 WAIT_S = 5.0
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from support.bench.figures import Baseline, Distribution, Figure, percentile
-from support.bench.report import table
+from tools.bench.figures import Baseline, Distribution, Figure, percentile
+from tools.bench.report import table
 
 REPO = Path(__file__).resolve().parents[1]
 
 # The names the issue asks for, written out here rather than imported from
-# support.bench.figures, so the test checks the benchmark instead of agreeing with itself.
+# tools.bench.figures, so the test checks the benchmark instead of agreeing with itself.
 FIGURES = (
     "golden_path.run_latency_p50",
     "golden_path.run_latency_p99",
@@ -45,12 +45,12 @@ FIGURE_KEYS = {"name", "unit", "value", "baseline", "ratio", "n", "p50", "p95", 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One `python -m support.bench --quick` on embedded backends; its reports directory
+    """One `python -m tools.bench --quick` on embedded backends; its reports directory
     and console output."""
     out = tmp_path_factory.mktemp("bench")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
     done = subprocess.run(
-        [sys.executable, "-m", "support.bench", "--quick", "--backends", "embedded",
+        [sys.executable, "-m", "tools.bench", "--quick", "--backends", "embedded",
          "--out", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False,
     )

@@ -1,6 +1,6 @@
 """The store without a ping per transaction: a pooled PostgreSQL connection the server
 closed is replaced at checkout, so the next transaction works. Needs a running
-PostgreSQL in GOLDEN_PATH_DATABASE_URL (`python -m support.services up`); skipped
+PostgreSQL in GOLDEN_PATH_DATABASE_URL (`python -m tools.services up`); skipped
 otherwise."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The chat service on PostgreSQL and Redis, when GOLDEN_PATH_DATABASE_URL (PostgreSQL)
-and GOLDEN_PATH_REDIS_URL name running servers (`python -m support.services up`);
+and GOLDEN_PATH_REDIS_URL name running servers (`python -m tools.services up`);
 skipped otherwise. The same golden path as on the embedded backends, plus a resume on a
 second gateway that shares the database."""
 

@@ -2,7 +2,7 @@
 
 A suite that passes whatever the gateway does proves nothing. Here a small WebSocket relay
 sits between the suite and a real gateway (`python -m chat serve` in its own process, on
-PostgreSQL and Redis from `support.services`) and breaks the wire contract on purpose:
+PostgreSQL and Redis from `tools.services`) and breaks the wire contract on purpose:
 it drops a `tool_completed`, repeats `agent_completed`, breaks `seq`, lets a refused
 handshake through, and serves one user's thread to another. For each corruption, behave
 run through the relay fails, and the scenarios that guard that behaviour are among the
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from conftest import require_real_services
 
-from support.services import LocalServices, ServiceUrls
+from tools.services import LocalServices, ServiceUrls
 
 PROJECT = Path(__file__).resolve().parents[1]
 FEATURES = PROJECT / "features" / "golden_path"

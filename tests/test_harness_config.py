@@ -51,7 +51,7 @@ def test_real_needs_both_urls_and_says_how_to_get_them() -> None:
     with pytest.raises(ConfigError) as refused:
         SuiteConfig.load({"backends": "real"}, {"GOLDEN_PATH_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert "database_url (GOLDEN_PATH_DATABASE_URL)" in str(refused.value)
-    assert "python -m support.services up" in str(refused.value)
+    assert "python -m tools.services up" in str(refused.value)
 
 
 def test_auto_may_go_without_urls() -> None:
@@ -113,5 +113,5 @@ def test_a_services_file_provides_the_urls_it_holds(tmp_path) -> None:
 
 
 def test_a_missing_services_file_says_how_to_make_one(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"python -m support.services up"):
+    with pytest.raises(ConfigError, match=r"python -m tools.services up"):
         SuiteConfig.load({"services": str(tmp_path / "absent.json")}, environ={})

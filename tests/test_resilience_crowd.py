@@ -30,17 +30,16 @@ from chat.gateway import MAX_OUTBOUND_ITEMS
 from support.client import ChatClient, Refusal
 from support.config import SuiteConfig
 from support.faults import (
-    BackendsUnavailable,
     CrowdPlan,
     check_crowd,
     crowd,
     delete_users,
-    real_backends,
     stalled_client,
 )
 from support.processes import GatewaySettings, gateway_process
-from support.soak import raise_open_files_limit
 from support.tokens import mint
+from tools.services import BackendsUnavailable, real_backends
+from tools.soak import raise_open_files_limit
 
 WAIT_S = 10.0
 PROJECT = Path(__file__).resolve().parents[1]
@@ -182,7 +181,7 @@ def test_the_soak_says_what_it_needs_before_starting(tmp_path: Path) -> None:
     which setting is missing."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
     outcome = subprocess.run(
-        [sys.executable, "-m", "support.soak", "--gateway-url", "ws://127.0.0.1:9/ws",
+        [sys.executable, "-m", "tools.soak", "--gateway-url", "ws://127.0.0.1:9/ws",
          "--quick"],
         capture_output=True, text=True, timeout=60, env=environment, cwd=PROJECT,
         check=False)

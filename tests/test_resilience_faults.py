@@ -5,7 +5,7 @@ The faults are real: `python -m chat serve` processes killed with SIGKILL, a pri
 redis-server stopped and started again, the database behind a relay whose connections are
 cut. Tests that need PostgreSQL and Redis use GOLDEN_PATH_DATABASE_URL and
 GOLDEN_PATH_REDIS_URL when they name running servers, or start private ones
-(`support.services`); without the binaries they are skipped with the reason, except in CI
+(`tools.services`); without the binaries they are skipped with the reason, except in CI
 (CI=true), where that is a failure. Clients speak only the wire contract (support.client).
 """
 
@@ -38,14 +38,18 @@ from chat.runs import HEARTBEAT_INTERVAL_S, MISSING_GRACE_S
 from support.client import ChatClient, Event, Refusal
 from support.config import SuiteConfig
 from support.faults import (
-    BackendsUnavailable,
     TcpRelay,
-    real_backends,
 )
 from support.probes import eventually
 from support.processes import GatewaySettings, free_port, gateway_process
-from support.services import RedisServer, RedisState, find_redis_server
 from support.tokens import mint
+from tools.services import (
+    BackendsUnavailable,
+    RedisServer,
+    RedisState,
+    find_redis_server,
+    real_backends,
+)
 
 WAIT_S = 10.0
 # A killed gateway is found by another within its heartbeat's life, the grace and a tick.

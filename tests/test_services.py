@@ -1,4 +1,4 @@
-"""`python -m support.services` starts real PostgreSQL and Redis that real clients can use,
+"""`python -m tools.services` starts real PostgreSQL and Redis that real clients can use,
 and stops them again, as `backends=real` and CI rely on.
 
 The services run in a private directory of each test, on their own ports, so they never
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import require_real_services
 
-from support.services import (
+from tools.services import (
     EXIT_MISSING_BINARY,
     EXIT_NOT_RUNNING,
     EXIT_OK,
@@ -38,7 +38,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def services(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "support.services", "--dir", str(directory), *args],
+        [sys.executable, "-m", "tools.services", "--dir", str(directory), *args],
         check=False,
         capture_output=True,
         text=True,
@@ -189,7 +189,7 @@ def test_missing_redis_exits_with_its_own_code(tmp_path: Path) -> None:
     bindir.mkdir()
     env = dict(os.environ, PATH=str(bindir))
     result = subprocess.run(
-        [sys.executable, "-m", "support.services", "--dir", str(tmp_path / "s"), "up"],
+        [sys.executable, "-m", "tools.services", "--dir", str(tmp_path / "s"), "up"],
         check=False,
         capture_output=True,
         text=True,

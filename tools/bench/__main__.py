@@ -1,8 +1,8 @@
-"""Command line of the benchmark: `python -m support.bench [--backends embedded|real]
+"""Command line of the benchmark: `python -m tools.bench [--backends embedded|real]
 [--quick] [--out DIR]`.
 
 Starts the suite's stack with the same settings the suite reads (DESIGN §4), runs the
-phases of `support.bench.measure` on its loop, prints the table and writes the reports.
+phases of `tools.bench.measure` on its loop, prints the table and writes the reports.
 Exit status 0 when the reports were written (whatever the targets say: they are read
 from the reports, not enforced), 2 when the stack or the settings are unusable.
 """
@@ -20,12 +20,12 @@ from sqlalchemy import make_url
 
 from support import loop
 from support import stack as stack_module
-from support.bench import measure
-from support.bench.figures import Figure
-from support.bench.report import document, machine_info, table, write
-from support.bench.wire import RawServer
 from support.config import ConfigError, SuiteConfig
 from support.runinfo import RUN
+from tools.bench import measure
+from tools.bench.figures import Figure
+from tools.bench.report import document, machine_info, table, write
+from tools.bench.wire import RawServer
 
 DEFAULT_OUT = Path("reports")
 RUN_TIMEOUT_S = 900.0
@@ -92,13 +92,13 @@ def database_paths(database_url: str) -> dict[str, str]:
 
 
 def measure_order() -> tuple[str, ...]:
-    from support.bench.figures import FIGURE_NAMES
+    from tools.bench.figures import FIGURE_NAMES
 
     return FIGURE_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m support.bench",
+    parser = argparse.ArgumentParser(prog="python -m tools.bench",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--backends", choices=("embedded", "real"),
                         help="embedded (default) or real: PostgreSQL and Redis named by "

@@ -5,7 +5,7 @@ needs and more than a timing loop should pay for. `WireUser` speaks the same con
 (DESIGN §5) with the least client work, so the time measured is the gateway's and the
 network's. `RawServer` is the baseline: a `websockets` server with no authentication
 that greets each connection and echoes each frame, run in the same process (or, through
-`python -m support.bench.rawserver`, in a process of its own) the way the gateway runs.
+`python -m tools.bench.rawserver`, in a process of its own) the way the gateway runs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""`python -m support.soak`: a crowd and the faults that can be driven from outside a
+"""`python -m tools.soak`: a crowd and the faults that can be driven from outside a
 gateway, then what survived.
 
-    python -m support.soak --gateway-url ws://HOST:PORT/ws --database-url URL --redis-url URL
+    python -m tools.soak --gateway-url ws://HOST:PORT/ws --database-url URL --redis-url URL
         [--jwt-secret S] [--users 300] [--runs 3] [--quick] [--keep]
-    python -m support.soak --database-url URL --redis-url URL [--gateways 2] [...]
+    python -m tools.soak --database-url URL --redis-url URL [--gateways 2] [...]
 
 With `--gateway-url` it soaks a gateway someone else runs (any backend that claims the
 wire contract): the crowd (everyone at once, some losing their connection mid-answer and
@@ -385,7 +385,7 @@ def raise_open_files_limit() -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m support.soak",
+    parser = argparse.ArgumentParser(prog="python -m tools.soak",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--gateway-url", help="ws://HOST:PORT/ws of a running gateway "
                         "(default: start gateway processes of our own)")

@@ -1,5 +1,5 @@
 """The golden path's speed, cost and scale, each beside a raw baseline measured in the
-same run: `python -m support.bench [--backends embedded|real] [--quick]`.
+same run: `python -m tools.bench [--backends embedded|real] [--quick]`.
 
 It runs on the stack the acceptance suite uses (`support.stack`), prints a table and
 writes `reports/bench.json` and `reports/bench.md`. Absolute times on a shared 2-core

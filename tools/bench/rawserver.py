@@ -1,4 +1,4 @@
-"""`python -m support.bench.rawserver`: the baseline server in a process of its own.
+"""`python -m tools.bench.rawserver`: the baseline server in a process of its own.
 
 The memory a gateway spends per idle connection is measured on a gateway process
 (`python -m chat serve`); this is the same measurement's baseline, a bare `websockets`
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 
-from support.bench.wire import RawServer
+from tools.bench.wire import RawServer
 
 READY_PREFIX = "raw websockets server listening on "
 
@@ -33,7 +33,7 @@ async def _serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m support.bench.rawserver",
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.rawserver",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

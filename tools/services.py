@@ -1,15 +1,15 @@
 """Real PostgreSQL and Redis on this machine, without Docker, for `backends=real`.
 
-`python -m support.services up` starts a private PostgreSQL cluster (initdb + pg_ctl) and
+`python -m tools.services up` starts a private PostgreSQL cluster (initdb + pg_ctl) and
 a private redis-server from the locally installed binaries, both on 127.0.0.1 at free
 ports, with their data, logs and a generated password under one directory (`./.services`
 by default, git-ignored). It waits until each answers, then prints the settings to use
 as eval-able shell lines and writes them to `.services/env` (shell) and
 `.services/services.json` (for `-D services=PATH`):
 
-    eval "$(python -m support.services up)"
+    eval "$(python -m tools.services up)"
     behave features/golden_path -D backends=real
-    python -m support.services down
+    python -m tools.services down
 
 `down` stops both (pg_ctl stop -m fast; Redis SHUTDOWN NOSAVE) and is idempotent;
 `down --purge` also deletes their data. `status` says what runs. Process start-up and
@@ -27,6 +27,7 @@ Exit codes: 0 done (for `status`: both running), 1 a service failed to start or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pwd
@@ -37,10 +38,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.processes import free_port
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -233,13 +236,6 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port nobody listens on right now (bound to port 0 and read back)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -844,13 +840,38 @@ class LocalServices:
         return found
 
 
+class BackendsUnavailable(RuntimeError):
+    """PostgreSQL or Redis cannot be started here; the message says why."""
+
+
+@contextlib.contextmanager
+def real_backends(directory: Path) -> Iterator[tuple[str, str]]:
+    """(database URL, Redis URL): the running ones named by GOLDEN_PATH_DATABASE_URL
+    (PostgreSQL) and GOLDEN_PATH_REDIS_URL, else private ones started under `directory`
+    (`python -m tools.services`) and stopped afterwards."""
+    database_url = os.environ.get("GOLDEN_PATH_DATABASE_URL", "")
+    redis_url = os.environ.get("GOLDEN_PATH_REDIS_URL", "")
+    if database_url.startswith("postgresql+asyncpg://") and redis_url:
+        yield database_url, redis_url
+        return
+    reason = unavailable_reason()
+    if reason is not None:
+        raise BackendsUnavailable(reason)
+    services = LocalServices(directory)
+    try:
+        urls = services.up()
+        yield urls.database_url, urls.redis_url
+    finally:
+        services.down(purge=True)
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m support.services",
+        prog="python -m tools.services",
         description="Start, stop or inspect local PostgreSQL and Redis for backends=real.",
     )
     parser.add_argument(
@@ -890,7 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "env":
             if not services.env_file.is_file():
-                _say(f"no services are up in {services.root}; run: python -m support.services up")
+                _say(f"no services are up in {services.root}; run: python -m tools.services up")
                 return EXIT_NOT_RUNNING
             print(services.env_file.read_text(encoding="utf-8"), end="")
             return EXIT_OK

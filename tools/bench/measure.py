@@ -4,7 +4,7 @@ Paired figures interleave their two sides sample by sample (service, raw, raw, s
 ...), so a burst of load from something else on the machine lands on both. Everything
 runs on the suite's stack (`support.stack`): the in-process gateway, its store and its
 cache on the configured backends; only the idle-connection figure starts processes of
-its own (see `support.bench.idle`).
+its own (see `tools.bench.idle`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from sqlalchemy import and_, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chat.store import Repositories
-from support.bench.figures import Baseline, Distribution, Figure, percentile
-from support.bench.idle import idle_cost, raw_server
-from support.bench.wire import RawServer, WireError, WireUser, close_all
 from support.config import SuiteConfig
 from support.probes import EXECUTIONS, MESSAGES, SESSIONS, THREADS, eventually
 from support.processes import GatewaySettings, gateway_process
 from support.stack import Stack
 from support.tokens import mint
+from tools.bench.figures import Baseline, Distribution, Figure, percentile
+from tools.bench.idle import idle_cost, raw_server
+from tools.bench.wire import RawServer, WireError, WireUser, close_all
 
 QUESTION = "What is {a} + {b}?"
 RESULT_VALUE = {"status": "completed", "response": "2 + 3 = 5", "thread_id": "t-bench"}

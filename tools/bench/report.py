@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from support.bench.figures import TARGETS, Figure
+from tools.bench.figures import TARGETS, Figure
 
 LIBRARIES = ("websockets", "SQLAlchemy", "aiosqlite", "asyncpg", "redis", "fakeredis", "PyJWT")
 

@@ -2,7 +2,7 @@
 
 The resident set of the process that hosts the gateway is read from /proc/PID/status
 (VmRSS) while connections are opened from this process, so the clients' memory is not
-counted. The same steps run against `python -m support.bench.rawserver`, a bare
+counted. The same steps run against `python -m tools.bench.rawserver`, a bare
 `websockets` server with no authentication: that is the baseline.
 """
 
@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from support.bench.wire import WireUser
 from support.processes import ProcessFailed, ServerProcess
+from tools.bench.wire import WireUser
 
 RAW_READY = "raw websockets server listening on "
 WARM_CONNECTIONS = 20
@@ -71,10 +71,10 @@ async def idle_cost(server: ServerProcess, tokens: Callable[[int], str | None], 
 
 
 def raw_server(env: Mapping[str, str]) -> ServerProcess:
-    """`python -m support.bench.rawserver` on 127.0.0.1, not started yet."""
+    """`python -m tools.bench.rawserver` on 127.0.0.1, not started yet."""
 
     def command(port: int) -> list[str]:
-        return [sys.executable, "-m", "support.bench.rawserver", "--host", "127.0.0.1",
+        return [sys.executable, "-m", "tools.bench.rawserver", "--host", "127.0.0.1",
                 "--port", str(port)]
 
     return ServerProcess(command, env, RAW_READY, name="raw-server")
