@@ -2,12 +2,19 @@
 
 Plain `def` hooks (behave never awaits async ones); the asynchronous work happens on the
 harness's background loop (support.loop). A configuration or start-up problem stops the
-run in `before_all` with one line that says what to do.
+run in `before_all` with one line that says what to do. A scenario tagged
+`@fixture.NAME` gets that fixture after its cast is made (a chat service of its own for
+`@fixture.own_chat_service`), with the fixture's clean-up registered on the scenario.
 """
 
+from behave.fixture import use_fixture_by_tag
+
+from support.actors.cast import Cast
+from support.actors.tasks.crashing import own_chat_service
 from support.config import SuiteConfig
 from support.stack import start, stop
-from support.users import Cast
+
+FIXTURES = {"fixture.own_chat_service": own_chat_service}
 
 
 def before_all(context):
@@ -18,6 +25,9 @@ def before_all(context):
 def before_scenario(context, scenario):
     context.cast = Cast(context.stack)
     context.add_cleanup(context.cast.clean_up)
+    for tag in scenario.effective_tags:
+        if tag.startswith("fixture."):
+            use_fixture_by_tag(tag, context, FIXTURES)
 
 
 def after_all(context):

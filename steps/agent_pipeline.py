@@ -2,7 +2,8 @@
 
 from behave import then
 
-import support.parameters  # noqa: F401
+import support.phrases  # noqa: F401
+from support.actors.questions import seen, stored
 from support.matchers import (
     a_run_record,
     a_well_formed_run,
@@ -21,79 +22,70 @@ from support.matchers import (
 
 @then("{user:User} sees the agents start, work and finish, in order")
 def sees_run_in_order(context, user):
-    assert_that(context.cast[user].last_run.events, a_well_formed_run())
-    assert_that(context.cast[user].last_run.events, numbered_without_gaps())
+    assert_that(seen.last_answer(context.cast[user]), a_well_formed_run())
+    assert_that(seen.last_answer(context.cast[user]), numbered_without_gaps())
 
 
 @then("{user:User} sees the tools finish before the answer")
-def sees_tools_before_answer(context, user):
-    assert_that(context.cast[user].last_run.events, tools_finish_before_the_answer())
-
-
 @then("{user:User} sees every tool that starts finish exactly once, before the answer")
-def sees_every_tool_finish(context, user):
-    assert_that(context.cast[user].last_run.events, tools_finish_before_the_answer())
+def sees_tools_before_answer(context, user):
+    assert_that(seen.last_answer(context.cast[user]), tools_finish_before_the_answer())
 
 
 @then("only the {agents:Agents} agent works on {user:User}'s request")
 @then("the {agents:Agents} agents work on {user:User}'s request, in that order")
 def agents_work(context, agents, user):
-    assert_that(context.cast[user].last_run.events, worked_on_by(agents))
+    assert_that(seen.last_answer(context.cast[user]), worked_on_by(agents))
 
 
 @then("{user:User} sees the calculator work out {a:Number} {op:Operator} {b:Number} without error")
 def calculator_works(context, user, a, op, b):
     calculation = used_tool("calculator", args={"a": a, "op": op, "b": b}, status="ok")
-    assert_that(context.cast[user].last_run.events, calculation)
+    assert_that(seen.last_answer(context.cast[user]), calculation)
 
 
 @then("{user:User} sees the calculator fail because of a division by zero")
 def calculator_fails(context, user):
     failure = used_tool("calculator", status="error", result={"error": "division by zero"})
-    assert_that(context.cast[user].last_run.events, failure)
+    assert_that(seen.last_answer(context.cast[user]), failure)
 
 
 @then("{user:User} still gets an answer explaining that dividing by zero cannot be done")
 def answer_explains_division(context, user):
     explained = all_of(contains_string("cannot be done"), contains_string("division by zero"))
-    assert_that(context.cast[user].last_run.events, ended("completed", response=explained))
+    assert_that(seen.last_answer(context.cast[user]), ended("completed", response=explained))
 
 
 @then("{user:User} saw the events of her conversation numbered one after another from the first")
 def numbered_from_first(context, user):
-    person = context.cast[user]
-    assert_that(person.session.log.events(thread_id=person.thread_id), numbered_without_gaps(1))
+    assert_that(seen.conversation_events(context.cast[user]), numbered_without_gaps(1))
 
 
 @then("each of {user:User}'s questions ended exactly once, with nothing after its ending")
 def each_question_ended_once(context, user):
-    person = context.cast[user]
-    for run in person.runs:
-        assert_that(person.session.log.events(run_id=run.run_id), a_well_formed_run())
+    for events in seen.events_of_each_run(context.cast[user]):
+        assert_that(events, a_well_formed_run())
 
 
 @then("{user:User} is told her request failed because an agent failed")
 def told_failed(context, user):
-    assert_that(context.cast[user].last_run.events, ended("failed", error_code="agent_error"))
+    assert_that(seen.last_answer(context.cast[user]), ended("failed", error_code="agent_error"))
 
 
 @then("{user:User}'s request is recorded as failed because an agent failed")
 def recorded_failed(context, user):
-    person = context.cast[user]
-    row = context.cast.read(context.cast.storage.execution(person.run_id))
-    assert_that(row, a_run_record("failed", error_code="agent_error"))
+    record = stored.request_record(context.cast[user])
+    assert_that(record, a_run_record("failed", error_code="agent_error"))
 
 
 @then("{user:User}'s request is recorded as completed by the {agents:Agents} agents")
 def recorded_agents(context, user, agents):
-    person = context.cast[user]
-    row = context.cast.read(context.cast.storage.execution(person.run_id))
-    assert_that(row, a_run_record("completed", agents=agents))
+    assert_that(stored.request_record(context.cast[user]), a_run_record("completed", agents=agents))
 
 
 @then('{user:User} sees only her own conversation, answered "{answer:Quoted}"')
 @then('{user:User} sees only his own conversation, answered "{answer:Quoted}"')
 def sees_only_own(context, user, answer):
     person = context.cast[user]
-    assert_that(person.events_seen(), only_from(person.threads()))
-    assert_that(person.last_run.events, ended("completed", response=equal_to(answer)))
+    assert_that(seen.events_seen(person), only_from(seen.threads(person)))
+    assert_that(seen.last_answer(person), ended("completed", response=equal_to(answer)))

@@ -2,74 +2,78 @@
 
 from behave import given, then, when
 
-import support.parameters  # noqa: F401
+import support.phrases  # noqa: F401
+from support.actors.questions import cached, stored
+from support.actors.tasks import connecting, misbehaving
+from support.contract import RESULT_TTL_S, SESSION_TTL_S
 from support.matchers import assert_that, cache_entries_of
 
 
 @given("{user:User} has a second session")
 def second_session(context, user):
-    context.cast[user].connects()
+    connecting.connects(context.cast[user])
 
 
 @when("{user:User} loses her connection")
 def loses_connection(context, user):
-    context.cast[user].loses_connection()
+    connecting.loses_connection(context.cast[user])
 
 
 @when("{user:User}'s sign-in is revoked")
 def sign_in_revoked(context, user):
-    context.cast.revoke(context.cast[user].sign_in)
+    misbehaving.revokes_sign_in(context.cast[user])
 
 
 @then("{user:User}'s session is cached and expires within an hour")
 def session_cached(context, user):
-    context.cast[user].cache_of().expect_session(present=True, ttl=(3000, 3600))
+    cached.expect_session_cached(context.cast[user], present=True,
+                                 ttl=(SESSION_TTL_S - 600, SESSION_TTL_S))
 
 
 @then("{user:User}'s connection is tracked by the cache")
 def connection_tracked(context, user):
-    context.cast[user].cache_of().expect_connection(present=True)
+    cached.expect_connection_cached(context.cast[user], present=True)
 
 
 @then("the cache forgets {user:User}'s connection")
 def connection_forgotten(context, user):
-    context.cast[user].cache_of().expect_connection(present=False)
+    cached.expect_connection_cached(context.cast[user], present=False)
 
 
 @then("{user:User}'s session stays cached until it expires")
 def session_stays(context, user):
-    context.cast[user].cache_of().expect_session(present=True, ttl=(1, 3600))
+    cached.expect_session_cached(context.cast[user], present=True)
 
 
 @then("{user:User}'s session is recorded as disconnected")
 def session_disconnected(context, user):
-    context.cast[user].expect_session_record(status="disconnected")
+    stored.expect_session_record(context.cast[user], "disconnected")
 
 
 @then("{user:User}'s answer is cached for a day")
 def answer_cached(context, user):
-    context.cast[user].cache_of().expect_answer(ttl=(86000, 86400))
+    cached.expect_answer_cached(context.cast[user], ttl=(RESULT_TTL_S - 400, RESULT_TTL_S))
 
 
 @then("the cache no longer holds {user:User}'s first session or its connection")
 def first_session_gone(context, user):
-    context.cast[user].cache_of(session=0).expect_session(present=False)
-    context.cast[user].cache_of(session=0).expect_connection(present=False)
+    cached.expect_session_cached(context.cast[user], session=0, present=False)
+    cached.expect_connection_cached(context.cast[user], session=0, present=False)
 
 
 @then("the cache still holds {user:User}'s second session and its connection")
 def second_session_kept(context, user):
-    context.cast[user].cache_of(session=1).expect_session(present=True, ttl=(1, 3600))
-    context.cast[user].cache_of(session=1).expect_connection(present=True)
+    cached.expect_session_cached(context.cast[user], session=1, present=True)
+    cached.expect_connection_cached(context.cast[user], session=1, present=True)
 
 
 @then("everything cached for {user:User} is filed under her and about her own sessions and answers")
 @then("everything cached for {user:User} is filed under him and about his own sessions and answers")
 def cached_apart(context, user):
     person = context.cast[user]
-    assert_that(person.cache_entries(), cache_entries_of(person.user_id, **person.own_ids()))
+    assert_that(cached.cache_entries(person), cache_entries_of(person.user_id, **cached.own_ids(person)))
 
 
 @then("the cache remembers the revocation until {user:User}'s sign-in would have expired")
 def revocation_remembered(context, user):
-    context.cast[user].cache_of().expect_revocation_until_expiry()
+    cached.expect_revocation_until_expiry(context.cast[user])

@@ -2,7 +2,9 @@
 
 from behave import given, then, when
 
-import support.parameters  # noqa: F401
+import support.phrases  # noqa: F401
+from support.actors.questions import stored
+from support.actors.tasks import asking, connecting, resuming
 from support.matchers import (
     a_run_record,
     assert_that,
@@ -15,85 +17,82 @@ from support.matchers import (
 
 @given('{user:User} has a second session in which she asked "{text:Quoted}"')
 def second_session_with_question(context, user, text):
-    person = context.cast[user]
-    person.connects()
-    person.asks(text)
+    connecting.connects(context.cast[user])
+    asking.asks(context.cast[user], text)
 
 
 @when('{user:User} asks "{text:Quoted}" and the agents start working')
 def starts_asking(context, user, text):
-    context.cast[user].starts_asking(text)
+    asking.starts_asking(context.cast[user], text)
 
 
 @when("the answer reaches {user:User}")
 def answer_arrives(context, user):
-    context.cast[user].awaits_answer()
+    asking.awaits_answer(context.cast[user])
 
 
 @when('{user:User} tries to add "{text:Quoted}" to {owner:User}\'s conversation')
 def posts_into_other(context, user, text, owner):
-    context.cast[user].posts_into(context.cast[owner].thread_id, text)
+    asking.posts_into(context.cast[user], context.cast[owner].thread_id, text)
 
 
 @when("{user:User} ends her first session")
 def ends_first_session(context, user):
-    context.cast[user].ends_session(0)
+    connecting.ends_session(context.cast[user], 0)
 
 
 @then("{user:User} has exactly one saved conversation, the one she is talking in")
 def one_conversation(context, user):
     person = context.cast[user]
-    threads = context.cast.read(context.cast.storage.threads_of(person.user_id))
-    assert_that(threads, contains_exactly(has_entries(id=person.thread_id, user_id=person.user_id)))
+    assert_that(stored.conversations(person),
+                contains_exactly(has_entries(id=person.thread_id, user_id=person.user_id)))
 
 
 @then("{user:User}'s conversation is saved with her question and the answer she saw")
 @then("{user:User}'s conversation is saved with her question and the answer she saw, once")
 @then("{user:User}'s conversation is saved with each of her questions followed by its answer")
 def conversation_saved(context, user):
-    context.cast[user].expect_conversations_saved()
+    stored.expect_conversations_saved(context.cast[user])
 
 
 @then("{user:User}'s request is recorded as running")
 def recorded_running(context, user):
-    context.cast[user].expect_run_record(a_run_record("running"))
+    stored.expect_run_record(context.cast[user], a_run_record("running"))
 
 
 @then("{user:User}'s request is recorded as completed with the answer she saw")
 def recorded_completed(context, user):
     person = context.cast[user]
-    row = context.cast.read(context.cast.storage.execution(person.run_id))
-    assert_that(row, a_run_record("completed", result=person.last_run.response))
+    assert_that(stored.request_record(person), a_run_record("completed", result=person.last_run.response))
 
 
 @then("when {user:User} reopens her conversation she receives its whole history, in order")
 def reopens(context, user):
-    live, replayed = context.cast[user].reopens_conversation()
+    live, replayed = resuming.reopens_conversation(context.cast[user])
     assert_that(replayed, the_same_events_as(live))
 
 
 @then("{user:User} has no saved conversation")
 def no_conversation(context, user):
-    person = context.cast[user]
-    assert_that(context.cast.read(context.cast.storage.threads_of(person.user_id)), empty())
-    assert_that(context.cast.read(context.cast.storage.messages_of(person.user_id)), empty())
+    assert_that(stored.conversations(context.cast[user]), empty())
+    assert_that(stored.messages(context.cast[user]), empty())
 
 
 @then("{user:User}'s first session is recorded as ended")
 def first_session_ended(context, user):
-    context.cast[user].expect_session_record("ended", index=0)
+    stored.expect_session_record(context.cast[user], "ended", index=0)
 
 
 @then("the working notes of {user:User}'s first session are removed")
 def first_session_notes_removed(context, user):
-    context.cast[user].expect_working_notes(session=0, kept=False)
+    stored.expect_working_notes(context.cast[user], session=0, kept=False)
 
 
 @then("the working notes of {user:User}'s second session are kept")
 def second_session_notes_kept(context, user):
-    context.cast[user].expect_working_notes(session=1, kept=True)
+    stored.expect_working_notes(context.cast[user], session=1, kept=True)
 
 
 @then("{user:User}'s working notes are kept")
 def notes_kept(context, user):
-    context.cast[user].expect_working_notes(session=-1, kept=True)
+    stored.expect_working_notes(context.cast[user], session=-1, kept=True)

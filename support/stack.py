@@ -32,6 +32,7 @@ from support import loop
 from support.config import SuiteConfig, redact
 from support.probes import CacheProbe, StorageProbe
 from support.runinfo import RUN
+from support.wire.v1 import V1Target
 
 REACH_TIMEOUT_S = 3.0
 SERVICES_HINT = (
@@ -52,10 +53,22 @@ class Stack:
     gateway_url: str
     storage: StorageProbe
     cache: CacheProbe
+    # The Redis server the stack uses: None when it is an embedded fakeredis.
+    redis_url: str | None = None
     service: Any = None
     service_redis: Any = None
     _temp_dir: str | None = None
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def database_url(self) -> str:
+        """The database the stack actually uses (after any `auto` fallback)."""
+        return self.storage.database_url
+
+    @property
+    def target(self) -> V1Target:
+        """The chat target the scenarios' people reach."""
+        return V1Target(self.gateway_url, self.config.timeout)
 
     async def revoke(self, token: str, jti: str, expires_at: int) -> None:
         """Revoke a sign-in the way an operator would."""
@@ -198,7 +211,7 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
             )
         RUN.backends["gateway"] = f"external at {gateway_url}"
         assert storage is not None, "an external gateway always has a real database"
-        stack = Stack(config, gateway_url, storage, cache)
+        stack = Stack(config, gateway_url, storage, cache, service_redis_url)
         _announce()
         return stack
 
@@ -211,7 +224,8 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
         config, str(database_url), service_redis_url, service_redis
     )
     RUN.backends["gateway"] = f"in-process at {service.url}"
-    stack = Stack(config, service.url, storage, cache, service, service_redis, temp_dir)
+    stack = Stack(config, service.url, storage, cache, service_redis_url, service,
+                  service_redis, temp_dir)
     _announce()
     return stack
 

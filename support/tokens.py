@@ -8,11 +8,13 @@ verification is tested against the contract, not against its own issuer.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,20 +37,6 @@ BAD_SIGN_INS: dict[str, str] = {
     "a sign-in signed in a way the service does not allow": "unsupported_algorithm",
     "a revoked sign-in": "revoked",
 }
-
-# How the features say why a connection was refused -> the reason code of §5.
-REFUSAL_REASONS: dict[str, str] = {
-    "the sign-in is missing": "missing",
-    "the sign-in is unreadable": "malformed",
-    "the sign-in has expired": "expired",
-    "the sign-in is not valid yet": "not_yet_valid",
-    "the signature does not match": "bad_signature",
-    "the sign-in is meant for another product": "wrong_audience",
-    "the sign-in comes from an unknown issuer": "wrong_issuer",
-    "the signing method is not allowed": "unsupported_algorithm",
-    "the sign-in was revoked": "revoked",
-}
-
 
 @dataclass(frozen=True)
 class SignIn:
@@ -142,3 +130,80 @@ def bad_sign_in(config: SuiteConfig, user_id: str, description: str) -> SignIn:
             f"no bad sign-in described as {description!r}; known: {', '.join(BAD_SIGN_INS)}"
         ) from None
     return make(config, user_id)
+
+
+# -- forged sign-ins: what an attacker makes by hand -------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _segment(value: Mapping[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _claims(config: SuiteConfig, user_id: str) -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": user_id, "iat": now, "exp": now + LIFETIME_S, "iss": config.jwt_issuer,
+            "aud": config.jwt_audience, "jti": f"jti-{uuid.uuid4().hex}"}
+
+
+def hand_made(header: Mapping[str, Any], claims: Mapping[str, Any], secret: str | None) -> str:
+    """A token built by hand: HMAC-SHA256 with `secret` over header and claims, whatever
+    the header says (an attacker is not bound by a JWT library); None: no signature."""
+    signing_input = f"{_segment(header)}.{_segment(claims)}"
+    if secret is None:
+        return f"{signing_input}."
+    digest = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(digest)}"
+
+
+def _signed(config: SuiteConfig, user_id: str, **header: Any) -> SignIn:
+    claims = _claims(config, user_id)
+    token = hand_made({"alg": "HS256", "typ": "JWT", **header}, claims, config.jwt_secret)
+    return SignIn(token, claims["jti"], claims["exp"])
+
+
+def _signature_cut_off(config: SuiteConfig, user_id: str) -> SignIn:
+    made = mint(config, user_id)
+    return SignIn(str(made.token).rsplit(".", 1)[0] + ".", made.jti, made.expires_at)
+
+
+# How the features describe a forged sign-in -> how it is made for a user.
+FORGED_SIGN_INS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
+    "a sign-in that names a key the service does not have": lambda config, user: _signed(
+        config, user, kid="a-key-the-service-never-had"),
+    "a sign-in with its signature cut off": _signature_cut_off,
+    "a sign-in that demands an extension the service does not know": lambda config, user: (
+        _signed(config, user, crit=["urn:example:must-understand"],
+                **{"urn:example:must-understand": True})),
+}
+
+
+def forged_sign_in(config: SuiteConfig, user_id: str, description: str) -> SignIn:
+    """The forged sign-in a feature describes (a key of `FORGED_SIGN_INS`)."""
+    return FORGED_SIGN_INS[description](config, user_id)
+
+
+def sign_in_claiming_method(config: SuiteConfig, user_id: str, method: str) -> SignIn:
+    """A sign-in whose header names `method` as its signing algorithm, signed with the
+    real secret all the same: only the algorithm's name is wrong."""
+    claims = _claims(config, user_id)
+    token = hand_made({"alg": method, "typ": "JWT"}, claims, config.jwt_secret)
+    return SignIn(token, claims["jti"], claims["exp"])
+
+
+def sign_in_changed_to(config: SuiteConfig, own_user_id: str, claimed_user_id: str) -> SignIn:
+    """A valid sign-in of `own_user_id` whose contents were then edited to name
+    `claimed_user_id`, keeping the original signature."""
+    made = mint(config, own_user_id)
+    header, payload, signature = str(made.token).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = claimed_user_id
+    return SignIn(f"{header}.{_segment(claims)}.{signature}", made.jti, made.expires_at)
+
+
+def short_sign_in(config: SuiteConfig, user_id: str, seconds: int) -> SignIn:
+    """A valid sign-in that runs out `seconds` from now (whole seconds, as `exp` is)."""
+    return mint(config, user_id, lifetime_s=seconds)

@@ -7,7 +7,6 @@ from typing import Any
 
 from hamcrest import equal_to
 
-from support.client import Event, Refusal
 from support.matchers import (
     a_cached_answer,
     a_conversation,
@@ -27,6 +26,7 @@ from support.matchers import (
     worked_on_by,
     working_notes,
 )
+from support.wire.codec import Event, Refusal
 
 
 def event(seq: int, type_: str, run: str = "r1", thread: str = "t1", **payload: Any) -> Event:

@@ -27,17 +27,13 @@ from conftest import real_services_unavailable
 from chat.app import start_service
 from chat.config import Settings
 from chat.gateway import MAX_OUTBOUND_ITEMS
-from support.client import ChatClient, Refusal
+from support.actors.crowd import CrowdPlan, crowd
+from support.actors.survival import check_crowd, delete_users
 from support.config import SuiteConfig
-from support.faults import (
-    CrowdPlan,
-    check_crowd,
-    crowd,
-    delete_users,
-    stalled_client,
-)
 from support.processes import GatewaySettings, gateway_process
 from support.tokens import mint
+from support.wire.codec import Refusal
+from support.wire.v1 import ChatClient
 from tools.services import BackendsUnavailable, real_backends
 from tools.soak import raise_open_files_limit
 
@@ -132,15 +128,16 @@ def test_a_client_that_never_reads_is_let_go_and_others_are_served(
                                               thread_id=thread)
                 thread = (await bob.run_of(sent)).thread_id
             await bob.close()
-            stalled = await stalled_client(service.url, bob_token)
-            greeting = json.loads(await stalled.recv())
+            stalled = await ChatClient.open(service.url, bob_token, timeout=WAIT_S,
+                                            reading=False)
+            assert isinstance(stalled, ChatClient)
             session = next(s for s in service.gateway.sessions
-                           if s.connection_id == greeting["connection_id"])
+                           if s.connection_id == stalled.connection_id)
             most = 0
             flood = json.dumps({"type": "resume", "thread_id": thread, "after_seq": 0})
             began = time.perf_counter()
             for _ in range(3000):
-                await stalled.send(flood)
+                await stalled.send_raw(flood)
                 most = max(most, session.outbound.qsize())
                 if session.too_slow:
                     break
@@ -164,7 +161,7 @@ def test_a_client_that_never_reads_is_let_go_and_others_are_served(
             async with service.store.engine.connect() as connection:
                 status = (await connection.exec_driver_sql(
                     "SELECT status FROM user_sessions WHERE connection_id = ?",
-                    (greeting["connection_id"],))).scalar_one()
+                    (stalled.connection_id,))).scalar_one()
             assert status == "disconnected"
             assert service.runs.active_runs == 0
             await alice.close()

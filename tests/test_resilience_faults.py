@@ -6,7 +6,7 @@ redis-server stopped and started again, the database behind a relay whose connec
 cut. Tests that need PostgreSQL and Redis use GOLDEN_PATH_DATABASE_URL and
 GOLDEN_PATH_REDIS_URL when they name running servers, or start private ones
 (`tools.services`); without the binaries they are skipped with the reason, except in CI
-(CI=true), where that is a failure. Clients speak only the wire contract (support.client).
+(CI=true), where that is a failure. Clients speak only the wire contract (support.wire.v1).
 """
 
 from __future__ import annotations
@@ -35,14 +35,12 @@ from chat.cache import GATEWAY_TTL_S
 from chat.config import Settings
 from chat.hub import RedisEventHub, channel_name
 from chat.runs import HEARTBEAT_INTERVAL_S, MISSING_GRACE_S
-from support.client import ChatClient, Event, Refusal
 from support.config import SuiteConfig
-from support.faults import (
-    TcpRelay,
-)
 from support.probes import eventually
 from support.processes import GatewaySettings, free_port, gateway_process
 from support.tokens import mint
+from support.wire.codec import Event, Refusal
+from support.wire.v1 import ChatClient
 from tools.services import (
     BackendsUnavailable,
     RedisServer,
@@ -55,6 +53,63 @@ WAIT_S = 10.0
 # A killed gateway is found by another within its heartbeat's life, the grace and a tick.
 FOUND_BY_ANOTHER_S = GATEWAY_TTL_S + MISSING_GRACE_S + 2 * HEARTBEAT_INTERVAL_S + 3
 FOUND_AT_RESTART_S = 8.0
+
+
+class TcpRelay:
+    """Forwards 127.0.0.1:`port` to `target`; `cut()` drops every connection and refuses
+    new ones (accepted and closed at once) until `restore()`."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.cut_off = False
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._pipes |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                             return_exceptions=True)
+        self._pipes -= {writer, up_writer}
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (OSError, ConnectionError):
+            pass
+        finally:
+            writer.transport.abort()
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for writer in list(self._pipes):
+            writer.transport.abort()
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
 
 
 

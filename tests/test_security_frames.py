@@ -4,7 +4,7 @@ server live on.
 
 A catalogue of named attacks checks the exact answer to each; a property-based test sends
 thousands of generated frames (hypothesis picks the kind and the seed of each, the
-generator in support/hostile.py builds it cheaply) on one connection and checks the answer
+generator in support/wire/garbage.py builds it cheaply) on one connection and checks the answer
 to each (a probe frame after those that may get none proves the connection still reads
 frames in order); then normal runs of the same user and of another user must complete, and
 the service must have logged no error. Text frames that are not UTF-8 are closed by the websockets library with 1007.
@@ -35,7 +35,8 @@ from websockets.sync.client import ClientConnection, connect
 from chat.app import ChatService, start_service
 from chat.auth import issue_token
 from chat.config import Settings
-from support.hostile import BROKEN_TEXT, FRAME_ERRORS, FRAME_KINDS, GARBAGE, random_frame
+from support.contract import FRAME_ERRORS
+from support.wire.garbage import BROKEN_TEXT, FRAME_KINDS, GARBAGE, random_frame
 
 EVENT_TYPES = {"agent_started", "agent_thinking", "tool_executing", "tool_completed",
                "agent_completed"}

@@ -39,7 +39,7 @@ from chat.auth import (
     revoke_token,
 )
 from chat.config import Settings, SettingsError
-from support.hostile import random_json, random_text
+from support.wire.garbage import random_json, random_text
 
 TOKENS_TRIED: dict[str, int] = {}
 

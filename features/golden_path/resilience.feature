@@ -17,7 +17,7 @@ Feature: Nothing is lost when things go wrong
     And every question and every answer is saved exactly once
     And nobody sees anything of anyone else's conversations
 
-  @in_process
+  @fixture.own_chat_service
   Scenario: The chat service crashes during Alice's answer, and when it is back she sees that answer ended as interrupted
     Given a chat service that the suite can crash and start again
     And Alice is signed in to that chat service

@@ -1,59 +1,26 @@
-"""`python -m tools.soak`: a crowd and the faults that can be driven from outside a
-gateway, then what survived.
-
-    python -m tools.soak --gateway-url ws://HOST:PORT/ws --database-url URL --redis-url URL
-        [--jwt-secret S] [--users 300] [--runs 3] [--quick] [--keep]
-    python -m tools.soak --database-url URL --redis-url URL [--gateways 2] [...]
-
-With `--gateway-url` it soaks a gateway someone else runs (any backend that claims the
-wire contract): the crowd (everyone at once, some losing their connection mid-answer and
-resuming, some sending a message twice) and a client that stops reading. The database
-and Redis URLs are the ones that gateway uses; the soak reads storage to count what
-survived, and signs its users in with the same secret (`GOLDEN_PATH_JWT_SECRET`).
-Without `--gateway-url` it starts its own gateways (`python -m chat serve`, `--gateways`
-processes on the given database and Redis) and adds what needs the processes in hand:
-the crowd spread over them (a dropped user comes back on the other one), a run resumed
-on another gateway, and SIGKILL mid-run, with the time until the run is recorded failed
-and its followers see it end: by the other gateway, and by a restart on the same port.
-
-It prints one block per part and a last line `survived: runs N, lost N, duplicated N,
-leaked N, ...`; the exit status is 0 only when nothing was lost, duplicated or leaked
-and every fault ended as it should. The settings may also come from the `GOLDEN_PATH_*`
-variables (DESIGN §4). Its users (`soak-<tag>-<n>`) are removed afterwards unless
-`--keep`.
-"""
+"""The parts of the soak, each driving one fault from outside a gateway and writing what
+it saw into the `Report`: a crowd, a client that never reads, a run followed from another
+gateway, a gateway killed mid-run."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
-import resource
-import sys
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from support.client import ChatClient, Refusal
-from support.config import ConfigError, SuiteConfig, redact
-from support.faults import (
-    CrowdPlan,
-    FaultError,
-    Survival,
-    check_crowd,
-    crowd,
-    delete_users,
-    gateway_settings,
-    stalled_client,
-)
+from support.actors.crowd import CrowdPlan, crowd
+from support.actors.survival import Survival, check_crowd
+from support.config import SuiteConfig
 from support.probes import StorageProbe, eventually
-from support.processes import ServerProcess, gateway_process
+from support.processes import ServerProcess
 from support.tokens import mint
+from support.wire.v1 import ChatClient
 
 QUICK_USERS = 30
 QUICK_RUNS = 2
@@ -128,11 +95,11 @@ def _count(report: Report, survival: Survival) -> None:
         report.fail(f"{len(survival.problems)} user(s) met a problem")
 
 
-async def _open(url: str, token: str, timeout: float) -> ChatClient:
-    client = await ChatClient.open(url, token, timeout=timeout)
-    if isinstance(client, Refusal):
-        raise FaultError(f"turned away: {client.describe()}")
-    return client
+async def _open(url: str, token: str, timeout: float, *, reading: bool = True) -> ChatClient:
+    client = await ChatClient.open(url, token, timeout=timeout, reading=reading)
+    if isinstance(client, ChatClient):
+        return client
+    raise AssertionError(f"turned away: {client.describe()}")
 
 
 async def slow_consumer_part(url: str, config: SuiteConfig, database_url: str,
@@ -153,16 +120,15 @@ async def slow_consumer_part(url: str, config: SuiteConfig, database_url: str,
             thread_id = (await normal.run_of(sent, timeout=timeout)).thread_id
     finally:
         await normal.close()
-    stalled = await stalled_client(url, token, timeout=timeout)
-    greeting = json.loads(await asyncio.wait_for(stalled.recv(), timeout))
-    connection_id = greeting.get("connection_id")
+    stalled = await _open(url, token, timeout, reading=False)
+    connection_id = stalled.connection_id
     frame = json.dumps({"type": "resume", "thread_id": thread_id, "after_seq": 0})
     began = time.perf_counter()
     sent_frames = 0
     with contextlib.suppress(ConnectionClosed, TimeoutError):
         async with asyncio.timeout(timeout * 4):
             for _ in range(STALLED_FRAMES):
-                await stalled.send(frame)
+                await stalled.send_raw(frame)
                 sent_frames += 1
     flooded_in = time.perf_counter() - began
     answered = time.perf_counter()
@@ -192,10 +158,10 @@ async def slow_consumer_part(url: str, config: SuiteConfig, database_url: str,
         await probe.close()
     report.say(f"  meanwhile another user was answered in {answered_in * 1000:.0f} ms")
     received = 0
-    with contextlib.suppress(ConnectionClosed, TimeoutError):
+    with contextlib.suppress(ConnectionClosed, TimeoutError, AssertionError):
         async with asyncio.timeout(timeout):
             while True:
-                await stalled.recv()
+                await stalled.read_one()
                 received += 1
     with contextlib.suppress(Exception):
         await stalled.close()
@@ -309,127 +275,3 @@ def done_at(client: ChatClient, run_id: str) -> float:
     raise AssertionError(f"run {run_id} has not ended on this connection")
 
 
-# -- the whole soak ---------------------------------------------------------------------
-
-
-async def soak(config: SuiteConfig, *, users: int, runs: int, gateways: int,
-               keep: bool) -> Report:
-    report = Report()
-    database_url = str(config.database_url)
-    started: list[ServerProcess] = []
-    try:
-        if config.gateway_url:
-            urls = [config.gateway_url]
-            report.say(f"soak: gateway {config.gateway_url}, database {redact(database_url)}, "
-                       f"Redis {redact(str(config.redis_url))}")
-        else:
-            settings = gateway_settings(config, database_url)
-            for _ in range(gateways):
-                process = gateway_process(settings)
-                started.append(process)
-                await process.start()
-            urls = [str(p.url) for p in started]
-            report.say(f"soak: {gateways} gateway process(es) of its own at "
-                       f"{', '.join(urls)}, database {redact(database_url)}, "
-                       f"Redis {redact(str(config.redis_url))}")
-        began = time.perf_counter()
-        await crowd_part(urls, config, database_url, users, runs, report)
-        await slow_consumer_part(urls[0], config, database_url, report, config.timeout * 3)
-        if len(started) > 1:
-            await scale_out_part(started, config, report, config.timeout * 3)
-        if started:
-            await kill_part(started, config, report, config.timeout * 3)
-        report.say(f"took {time.perf_counter() - began:.1f} s")
-    except (AssertionError, FaultError) as exc:
-        report.fail(str(exc))
-    finally:
-        for process in started:
-            await process.stop()
-            if report.ok:
-                process.remove_log()
-            else:
-                report.say(f"  gateway log: {process.log_path}")
-        if not keep and report.users:
-            began = time.perf_counter()
-            await _clean_up(config, report)
-            report.say(f"removed the soak's users in {time.perf_counter() - began:.1f} s")
-    report.say(report.last_line())
-    return report
-
-
-async def _clean_up(config: SuiteConfig, report: Report) -> None:
-    """Remove the soak's rows and keys (every user id starts with `soak-<tag>-`)."""
-    await delete_users(str(config.database_url), report.users)
-    if not config.redis_url:
-        return
-    import redis.asyncio
-
-    client = redis.asyncio.from_url(config.redis_url)
-    try:
-        doomed = [key async for key in client.scan_iter(match=f"gp:soak-{report.tag}-*",
-                                                         count=1000)]
-        for start in range(0, len(doomed), 500):
-            await client.delete(*doomed[start:start + 500])
-    finally:
-        await client.aclose()
-
-
-def raise_open_files_limit() -> int:
-    """Raise this process's open-file limit to the hard limit (a crowd needs a socket
-    per user); the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.soak",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--gateway-url", help="ws://HOST:PORT/ws of a running gateway "
-                        "(default: start gateway processes of our own)")
-    parser.add_argument("--database-url", help="the database the gateway uses")
-    parser.add_argument("--redis-url", help="the Redis the gateway uses")
-    parser.add_argument("--jwt-secret", help="the gateway's signing secret")
-    parser.add_argument("--users", type=int, help="users at once (default 300)")
-    parser.add_argument("--runs", type=int, help="questions per user (default 3)")
-    parser.add_argument("--gateways", type=int, default=2,
-                        help="gateway processes to start without --gateway-url (default 2)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a bounded run for CI: {QUICK_USERS} users, {QUICK_RUNS} "
-                        "questions each, unless --users/--runs say otherwise")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for one expected "
-                        "event (default 5; the crowd allows more)")
-    parser.add_argument("--keep", action="store_true", help="keep the soak's rows and keys")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    userdata: dict[str, Any] = {"backends": "real"}
-    for key in ("gateway_url", "database_url", "redis_url", "jwt_secret", "timeout"):
-        value = getattr(args, key)
-        if value is not None:
-            userdata[key] = str(value)
-    try:
-        config = SuiteConfig.load(userdata)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.gateways < 1:
-        print("error: --gateways must be at least 1", file=sys.stderr)
-        return 2
-    users = args.users or (QUICK_USERS if args.quick else 300)
-    runs = args.runs or (QUICK_RUNS if args.quick else 3)
-    limit = raise_open_files_limit()
-    if limit < users * 2 + 64:
-        print(f"warning: {limit} open files allowed; {users} users may need more",
-              file=sys.stderr)
-    report = asyncio.run(soak(config, users=users, runs=runs, gateways=args.gateways,
-                              keep=args.keep))
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

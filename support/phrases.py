@@ -1,4 +1,5 @@
-"""Parameter types for the step phrases: `{user:User}`, `{text:Quoted}`, `{agents:Agents}`...
+"""Gherkin words -> values: the parameter types of the step phrases (`{user:User}`,
+`{text:Quoted}`, `{agents:Agents}`, ...) and what the features' descriptions stand for.
 
 Registered once on import (each step module imports this), so one phrase shape serves every
 person, question and agent list instead of copies of the same step. Converters return plain
@@ -8,6 +9,7 @@ cast, because a type converter also runs in `--dry-run`, where no scenario exist
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -15,9 +17,44 @@ from decimal import Decimal
 import parse
 from behave import register_type
 
-from support.client import ERROR_CODES, UNUSABLE_FRAMES
-from support.tokens import BAD_SIGN_INS, REFUSAL_REASONS
-from support.users import NAMES
+from support.actors.cast import NAMES
+from support.contract import MAX_CONTENT_BYTES
+from support.tokens import BAD_SIGN_INS, FORGED_SIGN_INS
+
+# How the features say why a connection was refused -> the reason code of §5.
+REFUSAL_WORDS: dict[str, str] = {
+    "the sign-in is missing": "missing",
+    "the sign-in is unreadable": "malformed",
+    "the sign-in has expired": "expired",
+    "the sign-in is not valid yet": "not_yet_valid",
+    "the signature does not match": "bad_signature",
+    "the sign-in is meant for another product": "wrong_audience",
+    "the sign-in comes from an unknown issuer": "wrong_issuer",
+    "the signing method is not allowed": "unsupported_algorithm",
+    "the sign-in was revoked": "revoked",
+}
+
+# Things an app could send that the service cannot use, as the features describe them.
+UNUSABLE_FRAMES: dict[str, str] = {
+    "something that cannot be read at all": "{this is not json",
+    "a message of a kind the service does not know": json.dumps({"type": "dance", "content": "hello"}),
+    "a message without any text": json.dumps(
+        {"type": "user_message", "thread_id": None, "message_id": None}
+    ),
+    "a question longer than 64 KiB": json.dumps(
+        {"type": "user_message", "content": "x" * (MAX_CONTENT_BYTES + 1), "thread_id": None,
+         "message_id": None}
+    ),
+}
+
+# What the user is told, in words -> the error code of the contract.
+ERROR_WORDS: dict[str, str] = {
+    "her message could not be read": "invalid_json",
+    "the kind of message is not known": "unknown_type",
+    "the message is incomplete": "invalid_message",
+    "the message is too large": "message_too_large",
+    "the conversation does not exist": "not_found",
+}
 
 
 def _alternatives(phrases: Iterable[str]) -> str:
@@ -61,22 +98,28 @@ def parse_bad_sign_in(text: str) -> str:
     return text
 
 
-@parse.with_pattern(_alternatives(REFUSAL_REASONS))
+@parse.with_pattern(_alternatives(REFUSAL_WORDS))
 def parse_refusal(text: str) -> str:
     """Why a connection was refused, in words -> the contract's reason code."""
-    return REFUSAL_REASONS[text]
+    return REFUSAL_WORDS[text]
 
 
 @parse.with_pattern(_alternatives(UNUSABLE_FRAMES))
 def parse_unusable(text: str) -> str:
-    """Something an app could send that the service cannot use (keys of UNUSABLE_FRAMES)."""
+    """Something an app could send that the service cannot use -> the frame itself."""
+    return UNUSABLE_FRAMES[text]
+
+
+@parse.with_pattern(_alternatives(FORGED_SIGN_INS))
+def parse_forgery(text: str) -> str:
+    """A forged sign-in as the features describe it (keys of `tokens.FORGED_SIGN_INS`)."""
     return text
 
 
-@parse.with_pattern(_alternatives(ERROR_CODES))
+@parse.with_pattern(_alternatives(ERROR_WORDS))
 def parse_problem(text: str) -> str:
     """What the user is told about an unusable message, in words -> the error code."""
-    return ERROR_CODES[text]
+    return ERROR_WORDS[text]
 
 
 register_type(
@@ -89,4 +132,5 @@ register_type(
     Refusal=parse_refusal,
     Unusable=parse_unusable,
     Problem=parse_problem,
+    Forgery=parse_forgery,
 )

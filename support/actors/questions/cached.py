@@ -1,0 +1,100 @@
+"""What the product cached for a person, read by the suite's own cache probe (§5.1, §6)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from support.actors.person import Person
+from support.actors.questions.seen import threads
+from support.actors.questions.stored import session_record
+from support.contract import (
+    CONNECTION_TTL_S,
+    SESSION_TTL_S,
+    connection_key,
+    result_key,
+    revoked_key,
+    session_key,
+)
+from support.matchers import a_cache_entry, a_cached_answer, no_cache_entry
+
+__all__ = [
+    "cache_entries",
+    "expect_answer_cached",
+    "expect_connection_cached",
+    "expect_revocation_until_expiry",
+    "expect_session_cached",
+    "own_ids",
+]
+
+
+def _entry(person: Person, key: str) -> Callable[[], Awaitable[tuple[Any, int]]]:
+    cache = person.abilities.cache
+
+    async def read() -> tuple[Any, int]:
+        return await cache.get_json(key), await cache.ttl(key)
+
+    return read
+
+
+def expect_session_cached(person: Person, *, session: int = -1, present: bool,
+                          ttl: tuple[int, int] = (1, SESSION_TTL_S)) -> None:
+    """One of the person's sessions is cached (expiring within `ttl`), or gone."""
+    key = session_key(person.user_id, str(session_record(person, session)["id"]))
+    matcher = a_cache_entry(ttl=ttl) if present else no_cache_entry()
+    state = "cached" if present else "gone from the cache"
+    person.abilities.expect_eventually(_entry(person, key), matcher,
+                                       f"{person.name}'s session {key} to be {state}")
+
+
+def expect_connection_cached(person: Person, *, session: int = -1, present: bool) -> None:
+    """One of the person's connections is tracked (pointing at its session), or forgotten."""
+    key = connection_key(person.user_id, str(person.connections[session].connection_id))
+    matcher = (a_cache_entry(ttl=(1, CONNECTION_TTL_S),
+                             fields={"session_id": str(session_record(person, session)["id"])})
+               if present else no_cache_entry())
+    state = "tracked" if present else "forgotten"
+    person.abilities.expect_eventually(_entry(person, key), matcher,
+                                       f"{person.name}'s connection {key} to be {state}")
+
+
+def expect_answer_cached(person: Person, *, ttl: tuple[int, int]) -> None:
+    """The person's last answer is cached with its status, text and conversation."""
+    run = person.last_run
+    key = result_key(person.user_id, run.run_id)
+    status = str(run.completion.status) if run.completion else "completed"
+    person.abilities.expect_eventually(
+        _entry(person, key), a_cached_answer(status, run.response, run.thread_id, ttl),
+        f"{person.name}'s answer {key} to be cached")
+
+
+def expect_revocation_until_expiry(person: Person) -> None:
+    """The revocation of the person's sign-in is kept until the sign-in would expire."""
+    sign_in = person.sign_in
+    key = revoked_key(str(sign_in.jti))
+    remaining = int(sign_in.expires_at or 0) - int(time.time())
+    person.abilities.expect_eventually(
+        _entry(person, key), a_cache_entry(ttl=(max(1, remaining - 10), remaining + 1)),
+        f"the revocation of {person.name}'s sign-in ({key}) to be remembered")
+
+
+def cache_entries(person: Person) -> dict[str, Any]:
+    """Everything cached under the person's space, key -> parsed value."""
+    cache = person.abilities.cache
+
+    async def read() -> dict[str, Any]:
+        return await cache.entries(await cache.keys_of(person.user_id))
+
+    return person.abilities.read(read())
+
+
+def own_ids(person: Person) -> dict[str, list[str]]:
+    """The person's sessions (stored), connections (greetings), requests, conversations."""
+    rows = person.abilities.read(person.abilities.storage.sessions_of([person.user_id]))
+    return {
+        "sessions": [str(row["id"]) for row in rows],
+        "connections": [str(c.connection_id) for c in person.connections if c.is_open],
+        "runs": [a.run.run_id for a in person.answered],
+        "threads": threads(person),
+    }

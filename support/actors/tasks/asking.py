@@ -1,0 +1,97 @@
+"""Asking: a question and its whole answer, a question left running, the same message
+twice, a message into a given conversation."""
+
+from __future__ import annotations
+
+import secrets
+
+from support.actors.person import Answered, Person
+from support.wire.codec import Event, RunSeen, SentMessage
+
+__all__ = [
+    "asking",
+    "asks",
+    "asks_on",
+    "awaits_answer",
+    "posts_into",
+    "sends_twice",
+    "starts_asking",
+]
+
+
+def _answered(person: Person, question: str, run: RunSeen) -> None:
+    person.answered.append(Answered(question, run, str(person.connection.connection_id)))
+    person.remember("conversation", run.thread_id)
+    person.remember("request", run.run_id)
+
+
+async def asking(person: Person, text: str, *, same_conversation: bool = False) -> RunSeen:
+    """Send a question and wait for its whole run (a coroutine, for people asking at once)."""
+    thread = person.recall("conversation") if same_conversation else None
+    sent = await person.connection.send_message(text, thread_id=thread)
+    run = await person.connection.run_of(sent)
+    _answered(person, text, run)
+    return run
+
+
+def asks(person: Person, text: str, *, same_conversation: bool = False) -> RunSeen:
+    """Ask over the current connection and wait for the answer."""
+    return person.abilities.run(asking(person, text, same_conversation=same_conversation),
+                                f"{person.name} to be answered {text!r}")
+
+
+def asks_on(person: Person, index: int, text: str) -> RunSeen:
+    """Ask over one of the person's earlier connections (by index) and wait for the answer;
+    the current connection stays what it was."""
+    client = person.connections[index]
+
+    async def ask() -> RunSeen:
+        return await client.run_of(await client.send_message(text))
+
+    return person.abilities.run(ask(), f"{person.name}'s connection {index + 1} to answer {text!r}")
+
+
+def starts_asking(person: Person, text: str) -> Event:
+    """Ask in a new conversation and wait only until the agents start; the first event."""
+    run = person.abilities.run
+    sent = run(person.connection.send_message(text), f"{person.name} to send {text!r}")
+    first = run(person.connection.first_event_of(sent), f"the agents to start on {text!r}")
+    person.remember("question waiting", sent)
+    person.remember("conversation", first.thread_id)
+    person.remember("request", first.run_id)
+    return first
+
+
+def awaits_answer(person: Person) -> RunSeen:
+    """Wait for the answer to the question started with `starts_asking`."""
+    pending: SentMessage = person.recall("question waiting")
+    run = person.abilities.run(person.connection.run_of(pending),
+                               f"the answer to {pending.content!r}")
+    _answered(person, pending.content, run)
+    return run
+
+
+def sends_twice(person: Person, text: str) -> None:
+    """Send the same message (same message id) twice; remembers the events after each."""
+    client, timeout = person.connection, person.abilities.timeout
+
+    async def twice() -> tuple[list[Event], list[Event]]:
+        message_id = f"m-{secrets.token_hex(8)}"
+        first = await client.send_message(text, message_id=message_id)
+        run = await client.run_of(first)
+        again = await client.send_message(text, message_id=message_id)
+        await client.log.expect_event(
+            "agent_completed", run_id=run.run_id, start=again.mark, timeout=timeout,
+            what=f"the repeated message to be answered with run {run.run_id} again")
+        _answered(person, text, run)
+        return run.events, client.log.events(start=again.mark, run_id=run.run_id)
+
+    person.remember("repeated answers",
+                    person.abilities.run(twice(), f"{person.name}'s repeated message"))
+
+
+def posts_into(person: Person, thread_id: str, text: str) -> None:
+    """Send a message into a given conversation (possibly someone else's)."""
+    sent = person.abilities.run(person.connection.send_message(text, thread_id=thread_id),
+                                f"{person.name} to send")
+    person.remember("reply position", sent.mark)

@@ -1,0 +1,92 @@
+"""Misbehaving, as an attacker or a broken app would: bad and forged sign-ins, a sign-in
+that runs out mid-conversation, frames the service cannot use, a burst of garbage, text
+that is not valid characters. Every frame goes over the person's real connection."""
+
+from __future__ import annotations
+
+from support import tokens
+from support.actors.person import Person
+from support.actors.tasks.connecting import connects, tries_to_connect
+from support.tokens import SignIn
+from support.wire.garbage import BROKEN_TEXT, GARBAGE
+
+__all__ = [
+    "revokes_sign_in",
+    "sends_garbage",
+    "sends_raw",
+    "sends_undecodable_text",
+    "signs_in_briefly",
+    "tries_bad_sign_in",
+    "tries_forged_sign_in",
+    "tries_sign_in_changed_to",
+    "tries_sign_in_claiming_method",
+]
+
+
+def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
+    """An operator revokes the person's sign-in (or `sign_in`) through the product."""
+    revoked = sign_in or person.sign_in
+    if revoked.token is None or revoked.jti is None or revoked.expires_at is None:
+        raise ValueError("only a real sign-in can be revoked")
+    person.abilities.run(person.abilities.revoke(revoked.token, revoked.jti,
+                                                 revoked.expires_at),
+                         f"{person.name}'s sign-in to be revoked")
+    person.remember("revoked sign-ins", [*person.recall("revoked sign-ins", []), revoked.jti])
+
+
+def tries_bad_sign_in(person: Person, description: str) -> None:
+    """Try to connect with a bad sign-in as a feature describes it (revoked first when it
+    says so)."""
+    made = tokens.bad_sign_in(person.abilities.config, person.user_id, description)
+    if "revoked" in description:
+        revokes_sign_in(person, made)
+    tries_to_connect(person, made)
+
+
+def tries_forged_sign_in(person: Person, forgery: str) -> None:
+    tries_to_connect(person, tokens.forged_sign_in(person.abilities.config, person.user_id,
+                                                   forgery))
+
+
+def tries_sign_in_changed_to(person: Person, victim: Person) -> None:
+    """Try the person's own valid sign-in, edited to name `victim`, signature kept."""
+    tries_to_connect(person, tokens.sign_in_changed_to(person.abilities.config, person.user_id,
+                                                       victim.user_id))
+
+
+def tries_sign_in_claiming_method(person: Person, method: str) -> None:
+    tries_to_connect(person, tokens.sign_in_claiming_method(person.abilities.config,
+                                                            person.user_id, method))
+
+
+def signs_in_briefly(person: Person, seconds: int) -> None:
+    """Connect with a valid sign-in that runs out `seconds` from now."""
+    tries_to_connect(person, tokens.short_sign_in(person.abilities.config, person.user_id,
+                                                  seconds))
+
+
+def sends_raw(person: Person, frame: str | bytes) -> None:
+    """Send a frame exactly as given over the current connection."""
+    mark = person.abilities.run(person.connection.send_raw(frame), f"{person.name} to send")
+    person.remember("reply position", mark)
+
+
+def sends_garbage(person: Person) -> None:
+    """Open a new connection (the person's app) and send every piece of `GARBAGE`, in
+    order; remembers where its log stood and what was sent."""
+    app = connects(person)
+
+    async def burst() -> None:
+        for frame in GARBAGE.values():
+            await app.send_raw(frame)
+
+    person.remember("reply position", app.log.mark())
+    person.remember("garbage sent", list(GARBAGE))
+    person.abilities.run(burst(), f"{person.name}'s app to send its garbage")
+
+
+def sends_undecodable_text(person: Person) -> None:
+    """Open a new connection and send text that is not valid characters (not UTF-8)."""
+    app = connects(person)
+    person.abilities.run(app.send_undecodable(BROKEN_TEXT),
+                         f"{person.name}'s app to send broken text")

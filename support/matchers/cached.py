@@ -1,0 +1,122 @@
+"""Matchers for what the product cached: entries, their contents and their lifetimes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from hamcrest.core.matcher import Matcher
+
+from support.contract import namespace
+from support.matchers.base import ProblemMatcher, problem_of
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+def expiring_within(low_s: int, high_s: int) -> Matcher[int]:
+    """A Redis TTL (seconds) between `low_s` and `high_s`; -1 means no expiry, -2 no key."""
+
+    def problem(ttl: int) -> str | None:
+        if ttl == -2:
+            return "the entry is not in the cache"
+        if ttl == -1:
+            return "the entry never expires"
+        if not low_s <= ttl <= high_s:
+            return f"the entry expires in {ttl} s"
+        return None
+
+    return ProblemMatcher(f"a cache entry expiring in {low_s}..{high_s} s", problem)
+
+
+# -- cache entries ----------------------------------------------------------------------
+
+
+def cache_entries_of(
+    user_id: str,
+    *,
+    sessions: Iterable[str],
+    connections: Iterable[str],
+    runs: Iterable[str],
+    threads: Iterable[str],
+) -> Matcher[Mapping[str, Any]]:
+    """A user's cache entries (key -> parsed value): all under `gp:{user_id}:`, each about
+    one of the user's own sessions, connections and requests, and none of those missing."""
+    prefix = namespace(user_id)
+    own = {"session": set(sessions), "conn": set(connections), "result": set(runs)}
+    own_threads = set(threads)
+
+    def problem(entries: Mapping[str, Any]) -> str | None:
+        found: dict[str, set[str]] = {kind: set() for kind in own}
+        for key, value in sorted(entries.items()):
+            if not key.startswith(prefix):
+                return f"{key} is filed outside the user's space"
+            kind, _, ident = key[len(prefix):].partition(":")
+            if kind not in own:
+                continue
+            if ident not in own[kind]:
+                return f"{key} is about a {kind} that is not the user's own"
+            found[kind].add(ident)
+            details = value if isinstance(value, Mapping) else {}
+            if kind == "result" and details.get("thread_id") not in own_threads:
+                return f"{key} holds an answer in another conversation: {value!r}"
+            if kind == "conn" and details.get("session_id") not in own["session"]:
+                return f"{key} points at another session: {value!r}"
+        for kind, wanted in own.items():
+            missing = sorted(wanted - found[kind])
+            if missing:
+                return f"no cache entry for the user's {kind} {', '.join(missing)}"
+        return None
+
+    return ProblemMatcher(
+        f"cache entries under {prefix} about the user's own sessions, connections and answers",
+        problem,
+    )
+
+
+def a_cached_answer(
+    status: str, response: str | None, thread_id: str | None, ttl: tuple[int, int]
+) -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of a cached result: {"status", "response", "thread_id"} kept `ttl` s."""
+    wanted = {"status": status, "response": response, "thread_id": thread_id}
+    lasting = expiring_within(*ttl)
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        if value is None:
+            return "the answer is not in the cache"
+        if not isinstance(value, Mapping) or any(value.get(k) != v for k, v in wanted.items()):
+            return f"the cache holds {value!r}"
+        return problem_of(lasting, seconds)
+
+    return ProblemMatcher(f"the answer {wanted} cached for {ttl[0]}..{ttl[1]} s", problem)
+
+
+def a_cache_entry(
+    *, ttl: tuple[int, int] | None = None, fields: Mapping[str, Any] | None = None
+) -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of a present entry, expiring within `ttl`, whose JSON has `fields`."""
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        if value is None:
+            return "the entry is not in the cache"
+        if fields and (
+            not isinstance(value, Mapping) or any(value.get(k) != v for k, v in fields.items())
+        ):
+            return f"the cache holds {value!r}"
+        return problem_of(expiring_within(*ttl), seconds) if ttl else None
+
+    wanted = "a cache entry" + (f" with {dict(fields)}" if fields else "")
+    if ttl:
+        wanted += f" expiring in {ttl[0]}..{ttl[1]} s"
+    return ProblemMatcher(wanted, problem)
+
+
+def no_cache_entry() -> Matcher[tuple[Any, int]]:
+    """(value, ttl) of an entry that is not there."""
+
+    def problem(entry: tuple[Any, int]) -> str | None:
+        value, seconds = entry
+        return None if value is None else f"the cache still holds {value!r} for {seconds} s"
+
+    return ProblemMatcher("no such cache entry", problem)

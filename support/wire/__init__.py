@@ -1,0 +1,52 @@
+"""Protocol drivers behind one interface: how the people of a scenario reach a chat target.
+
+A `ChatTarget` opens connections for a sign-in; a `Connection` sends questions and
+resumes and keeps an `EventLog` of what arrived, in the product's vocabulary (a run:
+started, agents at work, tools started and finished by call id, the answer, one ending;
+`support.wire.codec`). Contract v1 over WebSocket is `support.wire.v1`; the codec holds
+no I/O, so another transport reuses it instead of copying the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from support.wire.codec import Event, Refusal, RunSeen, SentMessage
+from support.wire.log import EventLog
+
+__all__ = ["ChatTarget", "Connection"]
+
+
+class Connection(Protocol):
+    """One live connection of one person to a chat target."""
+
+    log: EventLog
+    connection_id: str | None
+    user_id: str | None
+
+    async def send_message(self, content: str, *, thread_id: str | None = None,
+                           message_id: str | None = None) -> SentMessage: ...
+
+    async def resume(self, thread_id: str, after_seq: int) -> int: ...
+
+    async def first_event_of(self, sent: SentMessage) -> Event: ...
+
+    async def run_of(self, sent: SentMessage, *, timeout: float | None = None) -> RunSeen: ...
+
+    async def close(self) -> None: ...
+
+    async def drop(self) -> None: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+
+class ChatTarget(Protocol):
+    """Where a chat product is reached, and over which protocol."""
+
+    protocol: str
+    url: str
+
+    async def open(self, token: str | None, *, via: str = "header") -> Connection | Refusal:
+        """A connection signed in with `token`, or the target's refusal of it."""
+        ...

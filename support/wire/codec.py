@@ -1,0 +1,274 @@
+"""Contract v1 without I/O: frames to typed events, events to runs, and the rules a run
+keeps (DESIGN §5).
+
+Everything here is plain data and functions, so every transport reuses it: the WebSocket
+driver of the suite (`support.wire.v1`), a synchronous client for a load tool, a second
+protocol mapped to the same vocabulary. `run_problem` and `numbering_problem` return the
+first broken rule as a sentence a product reader understands, or None.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from support.contract import EVENT_TYPES
+
+__all__ = [
+    "ErrorReply",
+    "Event",
+    "Received",
+    "Refusal",
+    "RunSeen",
+    "SentMessage",
+    "decode",
+    "numbering_problem",
+    "refusal_of",
+    "resume_frame",
+    "run_problem",
+    "user_message",
+]
+
+
+def decode(raw: str | bytes) -> dict[str, Any]:
+    """A received frame as an object; anything else becomes a `<not JSON>` or
+    `<not an object>` pseudo-frame, so a log can show what arrived."""
+    try:
+        frame = json.loads(raw)
+    except (TypeError, ValueError):
+        return {"type": "<not JSON>", "raw": str(raw)[:200]}
+    if not isinstance(frame, dict):
+        return {"type": "<not an object>", "raw": str(raw)[:200]}
+    return frame
+
+
+def user_message(content: str, *, thread_id: str | None = None,
+                 message_id: str | None = None) -> dict[str, Any]:
+    """A `user_message` frame; a fresh message id unless one is given."""
+    return {"type": "user_message", "content": content, "thread_id": thread_id,
+            "message_id": message_id if message_id is not None else f"m-{uuid.uuid4().hex}"}
+
+
+def resume_frame(thread_id: str, after_seq: int) -> dict[str, Any]:
+    return {"type": "resume", "thread_id": thread_id, "after_seq": after_seq}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A server event of a run: `{"type", "run_id", "thread_id", "seq", "timestamp", "payload"}`."""
+
+    type: str
+    run_id: str
+    thread_id: str
+    seq: int
+    timestamp: Any
+    payload: Mapping[str, Any]
+
+    @classmethod
+    def from_frame(cls, frame: Mapping[str, Any]) -> Event:
+        """The event of a frame; a missing seq reads as -1 and a missing payload as {}."""
+        seq, payload = frame.get("seq"), frame.get("payload")
+        return cls(
+            type=str(frame.get("type")),
+            run_id=str(frame.get("run_id")),
+            thread_id=str(frame.get("thread_id")),
+            seq=seq if isinstance(seq, int) else -1,
+            timestamp=frame.get("timestamp"),
+            payload=payload if isinstance(payload, dict) else {},
+        )
+
+    @property
+    def agent(self) -> str | None:
+        return self.payload.get("agent")
+
+    @property
+    def call_id(self) -> str | None:
+        return self.payload.get("call_id")
+
+    @property
+    def tool(self) -> str | None:
+        return self.payload.get("tool")
+
+    @property
+    def status(self) -> str | None:
+        return self.payload.get("status")
+
+    def describe(self) -> str:
+        """Short product-facing label, e.g. `tool_completed (seq 5, calculator, call c1)`."""
+        details = [f"seq {self.seq}"]
+        if self.type in ("agent_started", "agent_thinking") and self.agent:
+            details.append(str(self.agent))
+        if self.type in ("tool_executing", "tool_completed"):
+            details.append(f"{self.tool}, call {self.call_id}")
+        if self.type in ("tool_completed", "agent_completed") and self.status:
+            details.append(str(self.status))
+        return f"{self.type} ({', '.join(details)})"
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An `{"type": "error", "code", "message"}` frame."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Received:
+    """One frame as it arrived (`at` is `time.perf_counter()` on arrival)."""
+
+    frame: Mapping[str, Any]
+    at: float
+
+    @property
+    def type(self) -> str:
+        return str(self.frame.get("type"))
+
+    @property
+    def is_event(self) -> bool:
+        return self.type in EVENT_TYPES
+
+    def describe(self) -> str:
+        if self.is_event:
+            return Event.from_frame(self.frame).describe()
+        if self.type == "error":
+            return f"error {self.frame.get('code')!r}"
+        return self.type
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A handshake the server refused: HTTP status and the `reason` of its JSON body."""
+
+    status: int
+    error: str | None
+    reason: str | None
+    body: str
+
+    def describe(self) -> str:
+        return f"HTTP {self.status} with reason {self.reason!r}"
+
+
+@dataclass
+class SentMessage:
+    """A `user_message` as sent: where the log stood and when, to find its run."""
+
+    content: str
+    thread_id: str | None
+    message_id: str | None
+    mark: int
+    sent_at: float
+
+
+@dataclass
+class RunSeen:
+    """One run as a client saw it, from its first event to `agent_completed`."""
+
+    run_id: str
+    thread_id: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def completion(self) -> Event | None:
+        done = [e for e in self.events if e.type == "agent_completed"]
+        return done[-1] if done else None
+
+    @property
+    def response(self) -> str | None:
+        done = self.completion
+        return None if done is None else done.payload.get("response")
+
+
+def refusal_of(status: int, body_bytes: bytes | None) -> Refusal:
+    """The refusal an HTTP answer to the handshake carries (its JSON `error` and `reason`)."""
+    body = (body_bytes or b"").decode("utf-8", "replace")
+    error: str | None = None
+    reason: str | None = None
+    try:
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            error, reason = parsed.get("error"), parsed.get("reason")
+    except ValueError:
+        pass
+    return Refusal(status, error, reason, body)
+
+
+# -- the rules of a run -----------------------------------------------------------------
+
+
+def run_problem(events: Sequence[Event]) -> str | None:
+    """The first rule of a run its events break, or None: agent_started first, some
+    agent_thinking, every tool_executing answered by one tool_completed for the same call,
+    one agent_completed, last."""
+    if not events:
+        return "no events arrived"
+    if events[0].type != "agent_started":
+        return f"the run began with {events[0].describe()}, not agent_started"
+    starts = [e for e in events if e.type == "agent_started"]
+    if len(starts) > 1:
+        return f"agent_started arrived {len(starts)} times (seq {', '.join(str(e.seq) for e in starts)})"
+    open_calls: dict[str, Event] = {}
+    finished_calls: set[str] = set()
+    for index, event in enumerate(events):
+        if event.type == "tool_executing":
+            call = str(event.call_id)
+            if call in open_calls or call in finished_calls:
+                return f"tool_executing arrived twice for call {call}"
+            open_calls[call] = event
+        elif event.type == "tool_completed":
+            call = str(event.call_id)
+            if call in finished_calls:
+                return f"tool_completed arrived twice for call {call}"
+            if call not in open_calls:
+                return f"tool_completed for call {call} arrived without its tool_executing"
+            started = open_calls.pop(call)
+            if started.tool != event.tool:
+                return (
+                    f"call {call} started tool {started.tool} but completed as tool {event.tool}"
+                )
+            finished_calls.add(call)
+        elif event.type == "agent_completed":
+            if open_calls:
+                call = next(iter(open_calls))
+                return (
+                    f"expected tool_completed after tool_executing for call {call}, "
+                    f"got agent_completed"
+                )
+            if index != len(events) - 1:
+                after = events[index + 1]
+                return f"{after.describe()} arrived after agent_completed ended the run"
+    if events[-1].type != "agent_completed":
+        if open_calls:
+            call = next(iter(open_calls))
+            return (
+                f"expected tool_completed after tool_executing for call {call}, "
+                f"got {events[-1].describe()} and then nothing"
+            )
+        return f"the run never ended: the last event was {events[-1].describe()}"
+    if not any(e.type == "agent_thinking" for e in events):
+        return "no agent said what it was doing (no agent_thinking)"
+    return None
+
+
+def numbering_problem(events: Sequence[Event], first: int | None = None) -> str | None:
+    """The first break in `seq` growing by one (from `first`, if given), or None."""
+    if not events:
+        return "no events arrived"
+    seqs = [e.seq for e in events]
+    if first is not None and seqs[0] != first:
+        return f"numbering began at seq {seqs[0]}, expected {first}"
+    for previous, current in itertools.pairwise(seqs):
+        if current == previous:
+            return f"seq {current} arrived twice"
+        if current < previous:
+            return f"seq went back from {previous} to {current}"
+        if current > previous + 1:
+            missing = ", ".join(str(n) for n in range(previous + 1, current))
+            return f"seq jumped from {previous} to {current}: {missing} missing"
+    return None
+
+
