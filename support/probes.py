@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, column, delete, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from support.contract import namespace
 from support.metrics import METRICS
 
 T = TypeVar("T")
@@ -153,10 +154,6 @@ class StorageProbe:
             select(THREADS).where(THREADS.c.user_id == user_id).order_by(THREADS.c.created_at)
         )
 
-    async def thread(self, thread_id: str) -> Row | None:
-        rows = await self._rows(select(THREADS).where(THREADS.c.id == thread_id))
-        return rows[0] if rows else None
-
     async def messages_in(self, thread_id: str) -> list[Row]:
         """Every message of a thread in the order it was stored."""
         with METRICS.timed("message_store"):
@@ -180,11 +177,6 @@ class StorageProbe:
             select(EXECUTIONS)
             .where(EXECUTIONS.c.user_id == user_id)
             .order_by(EXECUTIONS.c.started_at)
-        )
-
-    async def events_of_run(self, run_id: str) -> list[Row]:
-        return await self._rows(
-            select(RUN_EVENTS).where(RUN_EVENTS.c.run_id == run_id).order_by(RUN_EVENTS.c.seq)
         )
 
     async def events_of_thread(self, thread_id: str) -> list[Row]:
@@ -235,7 +227,7 @@ class CacheProbe:
         return sorted(str(k) for k in found)
 
     async def keys_of(self, user_id: str) -> list[str]:
-        return await self.keys(f"gp:{user_id}:*")
+        return await self.keys(f"{namespace(user_id)}*")
 
     async def get_json(self, key: str) -> Any:
         """The entry parsed as JSON, the raw text when it is not JSON, None when absent."""
@@ -264,10 +256,3 @@ class CacheProbe:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def describe_rows(rows: Sequence[Mapping[str, Any]], *fields: str) -> str:
-    """Rows as `field=value` lists, for failure messages."""
-    if not rows:
-        return "no rows"
-    return "; ".join(", ".join(f"{f}={row.get(f)!r}" for f in fields) for row in rows)

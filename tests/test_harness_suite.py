@@ -43,7 +43,7 @@ def test_steps_never_import_the_service_and_nobody_sleeps() -> None:
         source = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+chat\b", source, re.MULTILINE), path
     sleep = re.compile(r"\b(time|asyncio)\.sleep\(")
-    for path in [*(ROOT / "steps").glob("*.py"), *(ROOT / "support").glob("*.py"),
+    for path in [*(ROOT / "steps").glob("*.py"), *(ROOT / "support").rglob("*.py"),
                  ROOT / "environment.py"]:
         source = path.read_text()
         if path.name == "probes.py":

@@ -38,7 +38,8 @@ from support.reports.console import closing_block
 from support.reports.cucumber import write_cucumber_json
 from support.reports.figures import summarise, write_metrics
 from support.reports.html import write_html
-from support.reports.results import MatchBook, RunResult, feature_result
+from support.reports.reading import MatchBook, feature_result
+from support.reports.results import RunResult
 from support.runinfo import RUN
 
 DEFAULT_DIRECTORY = "reports"
