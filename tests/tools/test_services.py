@@ -31,7 +31,7 @@ from tools.services import (
     find_redis_server,
 )
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 
