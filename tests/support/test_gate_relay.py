@@ -35,7 +35,7 @@ from conftest import require_real_services
 
 from tools.services import LocalServices, ServiceUrls
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 FEATURES = PROJECT / "features" / "golden_path"
 START_TIMEOUT_S = 60.0
 BEHAVE_TIMEOUT_S = 240.0

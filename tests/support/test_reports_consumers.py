@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "reports"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures" / "reports"))
 
 from reports_fixture import FIXTURE, ROOT, FixtureRun, Node, parse_html, prepare, run_behave
 

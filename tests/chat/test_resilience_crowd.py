@@ -38,7 +38,7 @@ from tools.services import BackendsUnavailable, real_backends
 from tools.soak import raise_open_files_limit
 
 WAIT_S = 10.0
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
