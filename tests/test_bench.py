@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tools.bench.figures import Baseline, Distribution, Figure, percentile
+from tools.bench.figures import Baseline, Distribution, Figure
 from tools.bench.report import table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,12 +124,11 @@ def test_targets_are_listed_with_a_verdict(quick_run: tuple[Path, str],
         assert f"| `{name}` |" in markdown and f"**{verdict}**" in markdown
 
 
-def test_percentiles_interpolate_between_ranks() -> None:
-    samples = [float(x) for x in range(1, 101)]
-    assert percentile(samples, 50) == pytest.approx(50.5)
-    assert percentile(samples, 99) == pytest.approx(99.01)
-    assert percentile([3.0], 95) == 3.0
-    assert math.isnan(percentile([], 50))
+def test_distributions_use_the_one_nearest_rank_percentile() -> None:
+    samples = Distribution.of([float(x) for x in range(100, 0, -1)])
+    assert (samples.n, samples.p50, samples.p95, samples.p99) == (100, 50.0, 95.0, 99.0)
+    none = Distribution.of([])
+    assert none.n == 0 and math.isnan(none.p50) and math.isnan(none.p99)
 
 
 def test_a_figure_without_a_baseline_has_no_ratio() -> None:

@@ -27,8 +27,9 @@ from support.config import SuiteConfig
 from support.probes import EXECUTIONS, MESSAGES, SESSIONS, THREADS, eventually
 from support.processes import GatewaySettings, gateway_process
 from support.stack import Stack
+from support.stats import percentile
 from support.tokens import mint
-from tools.bench.figures import Baseline, Distribution, Figure, percentile
+from tools.bench.figures import Baseline, Distribution, Figure
 from tools.bench.idle import idle_cost, raw_server
 from tools.bench.wire import RawServer, WireError, WireUser, close_all
 
@@ -360,8 +361,8 @@ async def concurrent_users(b: Bench, raw_server: RawServer) -> list[Figure]:
     lost_about = (about + f"; lost of {n * rounds} runs: no agent_completed, or no reply in "
                   "the database" + (f" ({reasons})" if reasons else ""))
     return [
-        Figure("golden_path.concurrent_200.wall_s", "s", percentile(walls, 50), samples, "ms",
-               Baseline(raw_name, percentile(raw_walls, 50), raw_samples), about),
+        Figure("golden_path.concurrent_200.wall_s", "s", percentile(walls, 0.5), samples, "ms",
+               Baseline(raw_name, percentile(raw_walls, 0.5), raw_samples), about),
         Figure("golden_path.concurrent_200.p99_ms", "ms", samples.p99, samples, "ms",
                Baseline(raw_name + " (p99)", raw_samples.p99, raw_samples), about),
         Figure("golden_path.concurrent_200.lost", "runs", float(lost), samples, "ms", None,

@@ -175,7 +175,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "and baseline sample by sample; work the service still does after answering is "
         "waited for, untimed, before the next sample. The idle-connection figure runs each "
         "server in its own process and reads its VmRSS. p50/p95/p99 are over the samples "
-        "behind the value, in the unit shown after p99."),
+        "behind the value, by nearest rank (each is a sample really taken), in the unit "
+        "shown after p99."),
     ]
     lines += [
         "",
