@@ -18,7 +18,7 @@ import pytest
 from tools.bench.figures import Baseline, Distribution, Figure
 from tools.bench.report import table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # The names the issue asks for, written out here rather than imported from
 # tools.bench.figures, so the test checks the benchmark instead of agreeing with itself.
