@@ -40,7 +40,8 @@ FIGURES = (
 )
 # Figures whose baseline the issue leaves open; every other one must have its own.
 WITHOUT_BASELINE = {"golden_path.concurrent_200.lost"}
-FIGURE_KEYS = {"name", "unit", "value", "baseline", "ratio", "n", "p50", "p95", "p99"}
+FIGURE_KEYS = {"name", "unit", "value", "baseline", "ratio", "n", "p50", "p95", "p99",
+               "path"}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,7 @@ def test_json_names_backends_and_machine(bench_json: dict[str, Any]) -> None:
     assert "SQLite" in backends["database"]
     assert "fakeredis" in backends["cache"]
     assert backends["gateway"].startswith("in-process at ws://127.0.0.1:")
+    assert backends["database, service and baselines"].startswith("sqlite3 on a database thread")
     machine = bench_json["machine"]
     assert machine["cpus"] >= 1
     assert machine["python"].startswith("3.")
@@ -104,6 +106,7 @@ def test_every_figure_has_its_baseline_and_ratio(bench_json: dict[str, Any]) -> 
         baseline = figure["baseline"]
         assert baseline is not None, f"{figure['name']} has no baseline"
         assert baseline["name"], figure["name"]
+        assert "both sides" in figure["path"], figure
         assert baseline["value"] > 0, figure
         assert figure["ratio"] == pytest.approx(figure["value"] / baseline["value"],
                                                 rel=1e-3, abs=1e-3), figure

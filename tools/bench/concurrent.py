@@ -3,7 +3,8 @@ rounds of fresh users; the wall time of a round, the slowest users' time, and ho
 runs were lost (no `agent_completed`, or no reply in the database).
 
 The baseline is as many bare `websockets` clients connecting at once to a server with
-no authentication in this process and exchanging one frame each.
+no authentication in this process and exchanging one frame each: the same WebSocket
+library on both sides, so the ratio is what authentication, a session and a run add.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from support.probes import MESSAGES
 from support.stats import percentile
 from tools.bench.context import Bench
 from tools.bench.figures import Baseline, Distribution, Figure
-from tools.bench.golden_path import QUESTION
+from tools.bench.golden_path import QUESTION, WEBSOCKETS_PATH
 from tools.bench.timing import ms
 from tools.bench.wire import RawServer, WireUser, close_all
 
@@ -62,11 +63,13 @@ async def concurrent_users(b: Bench, raw_server: RawServer) -> list[Figure]:
                   "the database" + (f" ({reasons})" if reasons else ""))
     return [
         Figure("golden_path.concurrent_200.wall_s", "s", percentile(walls, 0.5), samples, "ms",
-               Baseline(raw_name, percentile(raw_walls, 0.5), raw_samples), about),
+               Baseline(raw_name, percentile(raw_walls, 0.5), raw_samples), about,
+               WEBSOCKETS_PATH),
         Figure("golden_path.concurrent_200.p99_ms", "ms", samples.p99, samples, "ms",
-               Baseline(raw_name + " (p99)", raw_samples.p99, raw_samples), about),
+               Baseline(raw_name + " (p99)", raw_samples.p99, raw_samples), about,
+               WEBSOCKETS_PATH),
         Figure("golden_path.concurrent_200.lost", "runs", float(lost), samples, "ms", None,
-               lost_about),
+               lost_about, "no baseline: a count"),
     ]
 
 
@@ -126,7 +129,10 @@ def _why_lost(outcomes: list[Any], stored: set[str]) -> str:
 async def _replies_stored(b: Bench, run_ids: list[str]) -> set[str]:
     if not run_ids:
         return set()
-    async with b.raw.connect() as conn:
-        rows = await conn.execute(select(MESSAGES.c.run_id).where(and_(
-            MESSAGES.c.role == "assistant", MESSAGES.c.run_id.in_(run_ids))))
-        return {row[0] for row in rows}
+    query = select(MESSAGES.c.run_id).where(and_(
+        MESSAGES.c.role == "assistant", MESSAGES.c.run_id.in_(run_ids)))
+
+    async def read(conn: Any) -> set[str]:
+        return {row[0] for row in await conn.execute(query)}
+
+    return await b.db.read(read)

@@ -1,5 +1,5 @@
 """What every phase of the benchmark shares: how many samples to take (`Plan`) and the
-running stack with a raw engine on its database (`Bench`).
+running stack with the baselines' own way to its database (`Bench`).
 
 Everything runs on the suite's stack (`support.stack`): the in-process gateway, its
 store and its cache on the configured backends. The users the phases make are kept
@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import select
 
 from support.config import SuiteConfig
 from support.probes import SESSIONS, eventually
 from support.stack import Stack
 from support.tokens import mint
+from tools.bench.rawdb import RawDatabase
 from tools.bench.wire import WireError, WireUser, close_all
 
-__all__ = ["Bench", "Plan", "new_id", "now", "raw_engine"]
+__all__ = ["Bench", "Plan", "new_id", "now"]
 
 
 @dataclass(frozen=True)
@@ -66,42 +66,20 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
-def raw_engine(database_url: str) -> AsyncEngine:
-    """A plain SQLAlchemy engine on the service's database. SQLite connections get the
-    database's own settings (busy timeout, synchronous NORMAL in WAL) and nothing else."""
-    if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 10})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.close()
-
-        return engine
-    return create_async_engine(database_url, connect_args={"timeout": 10})
-
-
 @dataclass
 class Bench:
-    """What every phase needs: the stack, a raw engine on its database, the plan, and
-    the users made."""
+    """What every phase needs: the stack, the baselines' database on the service's
+    driver path, the plan, and the users made."""
 
     stack: Stack
     plan: Plan
-    raw: AsyncEngine
+    db: RawDatabase
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     users: list[str] = field(default_factory=list)
 
     @property
     def config(self) -> SuiteConfig:
         return self.stack.config
-
-    @property
-    def raw_driver(self) -> str:
-        """How the baselines reach the database: SQLAlchemy's async engine over the
-        driver DESIGN §4 names (aiosqlite or asyncpg), one statement at a time."""
-        return f"async engine on {self.raw.dialect.driver}"
 
     @property
     def timeout(self) -> float:
@@ -135,12 +113,12 @@ class Bench:
         await self.service.runs.wait_idle()
         if not user_ids:
             return
+        query = select(SESSIONS.c.status).where(SESSIONS.c.user_id.in_(user_ids))
 
         async def statuses() -> list[str]:
-            async with self.raw.connect() as conn:
-                rows = await conn.execute(select(SESSIONS.c.status).where(
-                    SESSIONS.c.user_id.in_(user_ids)))
-                return [row[0] for row in rows]
+            async def read(conn: Any) -> list[str]:
+                return [row[0] for row in await conn.execute(query)]
+            return await self.db.read(read)
 
         await eventually(statuses, lambda seen: "active" not in seen,
                          what="the benchmark's sessions to end", timeout=self.timeout,

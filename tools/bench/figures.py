@@ -57,7 +57,10 @@ class Baseline:
 @dataclass(frozen=True)
 class Figure:
     """One benchmark figure. `value` is in `unit`; the percentiles describe the samples
-    behind it, in `percentile_unit` (per-operation milliseconds for a rate, for example)."""
+    behind it, in `percentile_unit` (per-operation milliseconds for a rate, for example).
+    `path` says how the service and its baseline reach what they share (the same
+    driver, the same WebSocket library), e.g. "asyncpg through SQLAlchemy's async
+    engine, both sides"."""
 
     name: str
     unit: str
@@ -66,6 +69,7 @@ class Figure:
     percentile_unit: str
     baseline: Baseline | None = None
     about: str = ""
+    path: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -84,6 +88,7 @@ class Figure:
             **self.samples.as_dict(),
             "percentile_unit": self.percentile_unit,
             "about": self.about,
+            "path": self.path,
         }
 
 

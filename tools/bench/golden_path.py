@@ -1,9 +1,10 @@
 """The golden path over the wire, one user and fifty: connect and authenticate, one
 run's latency, runs per second.
 
-The connect figure's baseline is a bare `websockets` server in this process. The run
-figures' baseline is the smallest durable write, one raw insert+commit on the same
-database: a run stores the user's message, the run and the reply that way.
+The connect figure's baseline is a bare `websockets` server in this process, so both
+sides use the same WebSocket library and client. The run figures' baseline is the
+smallest durable write, one raw insert+commit, on the service's own driver path
+(`tools.bench.rawdb`): a run stores the user's message, the run and the reply that way.
 """
 
 from __future__ import annotations
@@ -12,24 +13,33 @@ import asyncio
 import time
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from support.probes import SESSIONS, THREADS, eventually
-from tools.bench.context import Bench, new_id, now
+from support.probes import SESSIONS, eventually
+from tools.bench.context import Bench
 from tools.bench.figures import Baseline, Distribution, Figure
+from tools.bench.store import raw_thread_create
 from tools.bench.timing import latency_figure, ms, paired
 from tools.bench.wire import RawServer, WireError, WireUser, close_all
 
-__all__ = ["QUESTION", "connect_auth", "run_latency", "runs_per_second"]
+__all__ = ["QUESTION", "WEBSOCKETS_PATH", "connect_auth", "run_latency", "runs_per_second"]
 
 QUESTION = "What is {a} + {b}?"
+WEBSOCKETS_PATH = "websockets client and server in this process, both sides"
+
+
+def _run_path(b: Bench) -> str:
+    return (f"{b.db.path}, both sides (the service's run also crosses the WebSocket and "
+            "the cache)")
 
 
 async def _session_rows(b: Bench, connection_id: str) -> list[Any]:
-    async with b.raw.connect() as conn:
-        rows = await conn.execute(select(SESSIONS.c.id).where(
-            SESSIONS.c.connection_id == connection_id))
-        return list(rows)
+    query = select(SESSIONS.c.id).where(SESSIONS.c.connection_id == connection_id)
+
+    async def read(conn: Any) -> list[Any]:
+        return list(await conn.execute(query))
+
+    return await b.db.read(read)
 
 
 def _check_completed(result: Any) -> None:
@@ -71,7 +81,8 @@ async def connect_auth(b: Bench, raw_server: RawServer) -> list[Figure]:
     return [latency_figure(
         "gateway.connect_auth_p50", service_s, raw_s, 50,
         "raw websockets connect to a server with no auth, first frame received",
-        "connect, authenticate (JWT in the header), connection_established received")]
+        "connect, authenticate (JWT in the header), connection_established received",
+        WEBSOCKETS_PATH)]
 
 
 async def run_latency(b: Bench) -> list[Figure]:
@@ -85,23 +96,19 @@ async def run_latency(b: Bench) -> list[Figure]:
         _check_completed(await user.ask(QUESTION.format(a=i, b=i + 1), timeout=b.timeout))
 
     async def raw(i: int) -> None:
-        stamp = now()
-        async with b.raw.begin() as conn:
-            await conn.execute(insert(THREADS).values(
-                id=new_id("rt"), user_id=user_id, title="baseline", last_seq=0,
-                created_at=stamp, updated_at=stamp))
+        await raw_thread_create(b.db, user_id)
 
     try:
         service_s, raw_s = await paired(plan.latency_n, plan.warmup, service, raw,
                                         quiet=b.service.runs.wait_idle)
     finally:
         await b.settle([user], [user_id])
-    baseline = f"raw SQLAlchemy Core insert+commit, same database, {b.raw_driver}"
+    baseline = "raw SQLAlchemy Core insert+commit, same database"
     about = "one user, calculator question sent until agent_completed received"
     return [latency_figure("golden_path.run_latency_p50", service_s, raw_s, 50, baseline,
-                           about),
+                           about, _run_path(b)),
             latency_figure("golden_path.run_latency_p99", service_s, raw_s, 99, baseline,
-                           about)]
+                           about, _run_path(b))]
 
 
 async def runs_per_second(b: Bench) -> list[Figure]:
@@ -125,12 +132,8 @@ async def runs_per_second(b: Bench) -> list[Figure]:
 
     async def writes(k: int) -> None:
         for _ in range(plan.throughput_runs_each):
-            stamp = now()
             started = time.perf_counter()
-            async with b.raw.begin() as conn:
-                await conn.execute(insert(THREADS).values(
-                    id=new_id("rt"), user_id=user_ids[k], title="baseline", last_seq=0,
-                    created_at=stamp, updated_at=stamp))
+            await raw_thread_create(b.db, user_ids[k])
             raw_latencies.append(time.perf_counter() - started)
 
     try:
@@ -145,8 +148,7 @@ async def runs_per_second(b: Bench) -> list[Figure]:
     total = plan.throughput_users * plan.throughput_runs_each
     return [Figure(
         "golden_path.runs_per_s", "runs/s", total / wall, Distribution.of(ms(latencies)), "ms",
-        Baseline(f"raw insert+commit per s, {plan.throughput_users} concurrent writers, "
-                 f"{b.raw_driver}",
+        Baseline(f"raw insert+commit per s, {plan.throughput_users} concurrent writers",
                  total / raw_wall, Distribution.of(ms(raw_latencies))),
         f"{plan.throughput_users} users at once, {plan.throughput_runs_each} calculator "
-        "questions each, one after the other; percentiles: per-run latency")]
+        "questions each, one after the other; percentiles: per-run latency", _run_path(b))]

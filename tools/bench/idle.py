@@ -120,4 +120,5 @@ async def idle_connections(b: Bench) -> list[Figure]:
                  Distribution.of(raw_cost.step_kib_per_connection)),
         f"RSS growth of `python -m chat serve` ({where}) over {cost.connections} idle "
         f"authenticated connections opened {plan.idle_step} at a time, "
-        f"{cost.rss_before_kib} -> {cost.rss_after_kib} KiB")]
+        f"{cost.rss_before_kib} -> {cost.rss_after_kib} KiB",
+        "websockets server in a process of its own, both sides")]

@@ -1,32 +1,66 @@
 """The store figures: each operation through the service's repositories (`Store.write`
 and `Store.read`), beside the same writes and reads as hand-written SQLAlchemy Core
-statements with no repository layer, on a plain async engine (`Bench.raw`).
+statements with no repository layer.
+
+Both sides take the same driver path (`tools.bench.rawdb`): on SQLite a plain `sqlite3`
+connection on a database thread, one hand-off per transaction; on PostgreSQL asyncpg
+through SQLAlchemy's async engine. The ratio is then the repositories' own cost. The raw
+statements are built once and executed with their values, as careful raw code would.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, insert, select, update
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from chat.store import Repositories
 from support.probes import EXECUTIONS, MESSAGES, THREADS
 from tools.bench.context import Bench, new_id, now
 from tools.bench.figures import Figure
+from tools.bench.rawdb import RawDatabase
 from tools.bench.timing import latency_figure, paired
 
-__all__ = ["HISTORY_MESSAGES", "store_figures"]
+__all__ = ["HISTORY_MESSAGES", "raw_thread_create", "store_figures"]
 
 HISTORY_MESSAGES = 20
+INSERT_THREAD = insert(THREADS)
+INSERT_MESSAGE = insert(MESSAGES)
+FINISH_RUN = update(EXECUTIONS).where(and_(
+    EXECUTIONS.c.id == bindparam("b_id"), EXECUTIONS.c.user_id == bindparam("b_user"),
+    EXECUTIONS.c.status == "running"))
+HISTORY = (
+    select(MESSAGES.c.id, MESSAGES.c.thread_id, MESSAGES.c.user_id, MESSAGES.c.role,
+           MESSAGES.c.content, MESSAGES.c.client_message_id, MESSAGES.c.run_id)
+    .where(and_(MESSAGES.c.user_id == bindparam("b_user"),
+                MESSAGES.c.thread_id == bindparam("b_thread")))
+    .order_by(MESSAGES.c.created_at, MESSAGES.c.id))
 
 
 async def store_figures(b: Bench) -> list[Figure]:
-    """Each store operation through the service's repositories, beside the same
-    statements in raw SQLAlchemy Core on a plain engine."""
+    """Thread creation, a batch of messages, a run's result, a history read."""
     return [
         await _thread_create(b),
         await _message_batch(b),
         await _result_store(b),
         await _history_read(b),
     ]
+
+
+async def raw_thread_create(db: RawDatabase, user_id: str) -> None:
+    """The baseline of a small write: one thread row inserted and committed."""
+
+    async def create(conn: Any) -> None:
+        stamp = now()
+        await conn.execute(INSERT_THREAD, {
+            "id": new_id("rt"), "user_id": user_id, "title": "a benchmark thread",
+            "last_seq": 0, "created_at": stamp, "updated_at": stamp})
+
+    await db.write(create)
+
+
+def _path(b: Bench) -> str:
+    return f"{b.db.path}, both sides"
 
 
 async def _thread_create(b: Bench) -> Figure:
@@ -37,15 +71,11 @@ async def _thread_create(b: Bench) -> Figure:
             lambda repos: repos.threads.create(user_id, new_id("st"), "a benchmark thread"))
 
     async def raw(i: int) -> None:
-        stamp = now()
-        async with b.raw.begin() as conn:
-            await conn.execute(insert(THREADS).values(
-                id=new_id("rt"), user_id=user_id, title="a benchmark thread", last_seq=0,
-                created_at=stamp, updated_at=stamp))
+        await raw_thread_create(b.db, user_id)
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return latency_figure("store.thread_create_p50", service_s, raw_s, 50,
-                          f"raw Core insert into threads + commit, {b.raw_driver}", "create a thread")
+                          "raw Core insert into threads + commit", "create a thread", _path(b))
 
 
 async def _message_batch(b: Bench) -> Figure:
@@ -60,18 +90,20 @@ async def _message_batch(b: Bench) -> Figure:
     async def service(i: int) -> None:
         await store.write(batch)
 
+    async def raw_batch(conn: Any) -> None:
+        for j in range(10):
+            await conn.execute(INSERT_MESSAGE, {
+                "id": new_id("rm"), "thread_id": thread_id, "user_id": user_id,
+                "role": "user", "content": f"message {j}", "client_message_id": None,
+                "run_id": None, "created_at": now()})
+
     async def raw(i: int) -> None:
-        async with b.raw.begin() as conn:
-            for j in range(10):
-                await conn.execute(insert(MESSAGES).values(
-                    id=new_id("rm"), thread_id=thread_id, user_id=user_id, role="user",
-                    content=f"message {j}", client_message_id=None, run_id=None,
-                    created_at=now()))
+        await b.db.write(raw_batch)
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return latency_figure("store.message_batch10_p50", service_s, raw_s, 50,
-                          f"raw Core: 10 inserts into messages, one commit, {b.raw_driver}",
-                          "10 messages stored in one transaction")
+                          "raw Core: 10 inserts into messages, one commit",
+                          "10 messages stored in one transaction", _path(b))
 
 
 async def _result_store(b: Bench) -> Figure:
@@ -102,21 +134,23 @@ async def _result_store(b: Bench) -> Figure:
 
     async def raw(i: int) -> None:
         run_id = raw_runs[i]
-        async with b.raw.begin() as conn:
-            await conn.execute(insert(MESSAGES).values(
-                id=new_id("rm"), thread_id=thread_id, user_id=user_id, role="assistant",
-                content="2 + 3 = 5", client_message_id=None, run_id=run_id,
-                created_at=now()))
-            await conn.execute(update(EXECUTIONS).where(and_(
-                EXECUTIONS.c.id == run_id, EXECUTIONS.c.user_id == user_id,
-                EXECUTIONS.c.status == "running")).values(
-                status="completed", agents=["data"], result="2 + 3 = 5", error_code=None,
-                error_message=None, completed_at=now()))
+
+        async def finish(conn: Any) -> None:
+            await conn.execute(INSERT_MESSAGE, {
+                "id": new_id("rm"), "thread_id": thread_id, "user_id": user_id,
+                "role": "assistant", "content": "2 + 3 = 5", "client_message_id": None,
+                "run_id": run_id, "created_at": now()})
+            await conn.execute(FINISH_RUN, {
+                "b_id": run_id, "b_user": user_id, "status": "completed",
+                "agents": ["data"], "result": "2 + 3 = 5", "error_code": None,
+                "error_message": None, "completed_at": now()})
+
+        await b.db.write(finish)
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return latency_figure("store.result_store_p50", service_s, raw_s, 50,
-                          f"raw Core: insert reply + update run, one commit, {b.raw_driver}",
-                          "a run's reply and final status stored in one transaction")
+                          "raw Core: insert reply + update run, one commit",
+                          "a run's reply and final status stored in one transaction", _path(b))
 
 
 async def _history_read(b: Bench) -> Figure:
@@ -131,22 +165,18 @@ async def _history_read(b: Bench) -> Figure:
                                      run_id=None)
 
     await store.write(history)
-    c = MESSAGES.c
 
     async def service(i: int) -> None:
         rows = await store.read(lambda repos: repos.messages.list_for_thread(user_id, thread_id))
         assert len(rows) == HISTORY_MESSAGES
 
+    async def read(conn: Any) -> list[Any]:
+        return list(await conn.execute(HISTORY, {"b_user": user_id, "b_thread": thread_id}))
+
     async def raw(i: int) -> None:
-        async with b.raw.connect() as conn:
-            rows = (await conn.execute(
-                select(c.id, c.thread_id, c.user_id, c.role, c.content, c.client_message_id,
-                       c.run_id)
-                .where(and_(c.user_id == user_id, c.thread_id == thread_id))
-                .order_by(c.created_at, c.id))).all()
-        assert len(rows) == HISTORY_MESSAGES
+        assert len(await b.db.read(read)) == HISTORY_MESSAGES
 
     service_s, raw_s = await paired(b.plan.store_n, b.plan.warmup, service, raw)
     return latency_figure("store.history_read_p50", service_s, raw_s, 50,
-                          f"raw Core select of the thread's {HISTORY_MESSAGES} messages, {b.raw_driver}",
-                          f"read a thread's history of {HISTORY_MESSAGES} messages")
+                          f"raw Core select of the thread's {HISTORY_MESSAGES} messages",
+                          f"read a thread's history of {HISTORY_MESSAGES} messages", _path(b))

@@ -53,21 +53,21 @@ async def paired(
 
 
 def latency_figure(name: str, service_s: list[float], raw_s: list[float], q: int,
-                   baseline: str, about: str) -> Figure:
+                   baseline: str, about: str, path: str) -> Figure:
     """A p50 or p99 latency (`q` 50 or 99) in ms beside the baseline's same percentile."""
     samples, raw_samples = Distribution.of(ms(service_s)), Distribution.of(ms(raw_s))
     value = samples.p50 if q == 50 else samples.p99
     raw_value = raw_samples.p50 if q == 50 else raw_samples.p99
     return Figure(name, "ms", value, samples, "ms",
-                  Baseline(f"{baseline} (p{q})", raw_value, raw_samples), about)
+                  Baseline(f"{baseline} (p{q})", raw_value, raw_samples), about, path)
 
 
 def rate_figure(name: str, ops: int, service_s: list[float], raw_s: list[float],
-                baseline: str, about: str) -> Figure:
+                baseline: str, about: str, path: str) -> Figure:
     """Operations per second over rounds of `ops` operations, beside the baseline's."""
     rates = [ops / s for s in service_s]
     raw_rates = [ops / s for s in raw_s]
     return Figure(name, "ops/s", ops * len(service_s) / sum(service_s),
                   Distribution.of(rates), "ops/s per round",
                   Baseline(baseline, ops * len(raw_s) / sum(raw_s), Distribution.of(raw_rates)),
-                  about)
+                  about, path)
