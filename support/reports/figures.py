@@ -10,13 +10,13 @@ every figure shown is a duration that was really observed.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from support.metrics import OPERATIONS
+from support.stats import percentile
 
 LABELS = {
     "connect_auth": "Connect and authenticate",
@@ -30,15 +30,6 @@ LABELS = {
 
 HEADLINE = ("connect_auth", "first_event", "message_to_completed")
 """Operations the console names at the end of a run."""
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (`fraction` in 0..1) of non-empty `samples`."""
-    if not samples:
-        raise ValueError("percentile of no samples")
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 @dataclass(frozen=True)

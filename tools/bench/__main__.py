@@ -2,7 +2,8 @@
 [--quick] [--out DIR]`.
 
 Starts the suite's stack with the same settings the suite reads (DESIGN §4), runs the
-phases of `tools.bench.measure` on its loop, prints the table and writes the reports.
+phases (`golden_path`, `store`, `cache`, `concurrent`, `idle`) on its loop, prints the
+table and writes the reports.
 Exit status 0 when the reports were written (whatever the targets say: they are read
 from the reports, not enforced), 2 when the stack or the settings are unusable.
 """
@@ -16,15 +17,19 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import make_url
-
 from support import loop
 from support import stack as stack_module
 from support.config import ConfigError, SuiteConfig
 from support.runinfo import RUN
-from tools.bench import measure
-from tools.bench.figures import Figure
+from tools.bench.cache import cache_figures
+from tools.bench.concurrent import concurrent_users
+from tools.bench.context import Bench, Plan
+from tools.bench.figures import FIGURE_NAMES, Figure
+from tools.bench.golden_path import connect_auth, run_latency, runs_per_second
+from tools.bench.idle import idle_connections
+from tools.bench.rawdb import RawDatabase
 from tools.bench.report import document, machine_info, table, write
+from tools.bench.store import store_figures
 from tools.bench.wire import RawServer
 
 DEFAULT_OUT = Path("reports")
@@ -46,24 +51,24 @@ def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-async def run_all(stack: stack_module.Stack, plan: measure.Plan) -> list[Figure]:
-    """Every phase in turn on the running stack; the figures in the order of the reports."""
-    database_url = str(stack.service.database_url)
-    bench = measure.Bench(stack, plan, measure.raw_engine(database_url))
+async def run_all(stack: stack_module.Stack, plan: Plan, db: RawDatabase) -> list[Figure]:
+    """Every phase in turn on the running stack, the baselines on `db` (disposed at the
+    end); the figures in the order of the reports."""
+    bench = Bench(stack, plan, db)
     raw_server = await RawServer.start()
     by_name: dict[str, Figure] = {}
     try:
         phases = (
-            ("connect and authenticate", lambda: measure.connect_auth(bench, raw_server)),
-            ("run latency, one user", lambda: measure.run_latency(bench)),
-            ("store", lambda: measure.store_figures(bench)),
-            ("cache", lambda: measure.cache_figures(bench)),
+            ("connect and authenticate", lambda: connect_auth(bench, raw_server)),
+            ("run latency, one user", lambda: run_latency(bench)),
+            ("store", lambda: store_figures(bench)),
+            ("cache", lambda: cache_figures(bench)),
             (f"runs per second, {plan.throughput_users} users",
-             lambda: measure.runs_per_second(bench)),
+             lambda: runs_per_second(bench)),
             (f"{plan.concurrent_users} users at once",
-             lambda: measure.concurrent_users(bench, raw_server)),
+             lambda: concurrent_users(bench, raw_server)),
             (f"{plan.idle_connections} idle connections",
-             lambda: measure.idle_connections(bench)),
+             lambda: idle_connections(bench)),
         )
         for label, phase in phases:
             started = time.perf_counter()
@@ -75,26 +80,16 @@ async def run_all(stack: stack_module.Stack, plan: measure.Plan) -> list[Figure]
         if stack.config.backends != "embedded":
             await stack.storage.delete_users(bench.users)
             await stack.cache.delete_users(bench.users)
-        await bench.raw.dispose()
-    order = [name for name in measure_order() if name in by_name]
+        await bench.db.dispose()
+    order = [name for name in FIGURE_NAMES if name in by_name]
     return [by_name[name] for name in order]
 
 
-def database_paths(database_url: str) -> dict[str, str]:
+def database_paths(db_path: str) -> dict[str, str]:
     """How the service and the baselines reach the database, for the reports."""
-    driver = make_url(database_url).drivername
-    paths = {"database baselines": f"raw SQLAlchemy Core on an async engine ({driver})"}
-    if driver.startswith("sqlite"):
-        paths["service's SQLite transactions"] = (
-            "each run whole on a sqlite3 connection in a database thread "
-            "(chat/store/sqlite_thread.py)")
-    return paths
-
-
-def measure_order() -> tuple[str, ...]:
-    from tools.bench.figures import FIGURE_NAMES
-
-    return FIGURE_NAMES
+    return {"database, service and baselines": (
+        f"{db_path}; the service through its repositories (chat.store.Store), the "
+        "baselines as raw SQLAlchemy Core statements")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the benchmark starts its own gateway to measure its store and cache; "
               "unset GOLDEN_PATH_GATEWAY_URL", file=sys.stderr)
         return 2
-    plan = measure.Plan.quick() if args.quick else measure.Plan.full()
+    plan = Plan.quick() if args.quick else Plan.full()
     raise_open_files_limit(2 * (plan.idle_connections + plan.concurrent_users
                                 + plan.connect_n) + 1024)
     machine = machine_info()
@@ -128,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        figures = loop.run(run_all(stack, plan), timeout=RUN_TIMEOUT_S, what="the benchmark")
+        db = RawDatabase(str(stack.service.database_url))
+        figures = loop.run(run_all(stack, plan, db), timeout=RUN_TIMEOUT_S,
+                           what="the benchmark")
     finally:
         stack_module.stop(stack)
     backends = {"mode": config.backends, **RUN.backends,
-                **database_paths(str(stack.service.database_url)),
+                **database_paths(db.path),
                 "idle-connection gateway": "python -m chat serve in its own process, on the "
                 + ("same kind of backends, embedded in that process" if config.backends ==
                    "embedded" else "same PostgreSQL and Redis")}

@@ -14,23 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+from support.stats import percentile
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """Count and percentiles of a list of samples, all in one unit."""
+    """Count and percentiles (nearest rank, `support.stats`) of a list of samples, all
+    in one unit; NaN percentiles when there are none."""
 
     n: int
     p50: float
@@ -39,8 +29,10 @@ class Distribution:
 
     @classmethod
     def of(cls, samples: Sequence[float]) -> Distribution:
-        return cls(len(samples), percentile(samples, 50), percentile(samples, 95),
-                   percentile(samples, 99))
+        if not samples:
+            return cls(0, math.nan, math.nan, math.nan)
+        return cls(len(samples), percentile(samples, 0.50), percentile(samples, 0.95),
+                   percentile(samples, 0.99))
 
     def as_dict(self) -> dict[str, Any]:
         return {"n": self.n, "p50": _round(self.p50), "p95": _round(self.p95),
@@ -65,7 +57,10 @@ class Baseline:
 @dataclass(frozen=True)
 class Figure:
     """One benchmark figure. `value` is in `unit`; the percentiles describe the samples
-    behind it, in `percentile_unit` (per-operation milliseconds for a rate, for example)."""
+    behind it, in `percentile_unit` (per-operation milliseconds for a rate, for example).
+    `path` says how the service and its baseline reach what they share (the same
+    driver, the same WebSocket library), e.g. "asyncpg through SQLAlchemy's async
+    engine, both sides"."""
 
     name: str
     unit: str
@@ -74,6 +69,7 @@ class Figure:
     percentile_unit: str
     baseline: Baseline | None = None
     about: str = ""
+    path: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -92,6 +88,7 @@ class Figure:
             **self.samples.as_dict(),
             "percentile_unit": self.percentile_unit,
             "about": self.about,
+            "path": self.path,
         }
 
 

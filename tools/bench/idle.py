@@ -1,4 +1,5 @@
-"""Memory per idle connection, measured on a gateway in a process of its own.
+"""Memory per idle connection (`gateway.idle_conn_kib`), measured on a gateway in a
+process of its own.
 
 The resident set of the process that hosts the gateway is read from /proc/PID/status
 (VmRSS) while connections are opened from this process, so the clients' memory is not
@@ -13,8 +14,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from support.processes import ProcessFailed, ServerProcess
+from support.processes import GatewaySettings, ProcessFailed, ServerProcess, gateway_process
+from tools.bench.context import Bench
+from tools.bench.figures import Baseline, Distribution, Figure
 from tools.bench.wire import WireUser
+
+__all__ = ["idle_connections"]
 
 RAW_READY = "raw websockets server listening on "
 WARM_CONNECTIONS = 20
@@ -78,3 +83,42 @@ def raw_server(env: Mapping[str, str]) -> ServerProcess:
                 "--port", str(port)]
 
     return ServerProcess(command, env, RAW_READY, name="raw-server")
+
+
+async def idle_connections(b: Bench) -> list[Figure]:
+    """RSS growth per idle authenticated connection of `python -m chat serve`, beside
+    the same for a bare websockets server, each in its own process."""
+    plan = b.plan
+    real = b.config.backends != "embedded"
+    settings = GatewaySettings(b.config.jwt_secret, b.config.jwt_issuer, b.config.jwt_audience,
+                               b.config.database_url if real else None,
+                               b.config.redis_url if real else None)
+    total = plan.idle_connections + WARM_CONNECTIONS
+    user_ids = [b.user(f"idle-{i}") for i in range(total)]
+    tokens = [b.token(u) for u in user_ids]
+
+    gateway = gateway_process(settings)
+    await gateway.start()
+    try:
+        cost = await idle_cost(gateway, lambda i: tokens[i], plan.idle_connections,
+                               plan.idle_step, b.timeout)
+    finally:
+        await gateway.stop()
+    raw = raw_server(settings.environment())
+    await raw.start()
+    try:
+        raw_cost = await idle_cost(raw, lambda i: None, plan.idle_connections,
+                                   plan.idle_step, b.timeout)
+    finally:
+        await raw.stop()
+    where = "its in-process cache included" if not real else (
+        "cache and database in their own servers")
+    return [Figure(
+        "gateway.idle_conn_kib", "KiB", cost.kib_per_connection,
+        Distribution.of(cost.step_kib_per_connection), "KiB per connection, per step",
+        Baseline("bare websockets server, no auth, own process", raw_cost.kib_per_connection,
+                 Distribution.of(raw_cost.step_kib_per_connection)),
+        f"RSS growth of `python -m chat serve` ({where}) over {cost.connections} idle "
+        f"authenticated connections opened {plan.idle_step} at a time, "
+        f"{cost.rss_before_kib} -> {cost.rss_after_kib} KiB",
+        "websockets server in a process of its own, both sides")]

@@ -2,9 +2,10 @@
 people, and the table on the console.
 
 `bench.json`: `{"backends", "machine", "figures": [{"name", "unit", "value", "baseline":
-{"name", "value", ...} | null, "ratio", "n", "p50", "p95", "p99", ...}], "targets",
-...}`. Each report says which backends it ran on and on what machine, because a figure
-without them cannot be compared with another.
+{"name", "value", ...} | null, "ratio", "n", "p50", "p95", "p99", "path", ...}],
+"targets", ...}`. Each report says which backends it ran on and on what machine, because
+a figure without them cannot be compared with another, and for each figure the path both
+sides take (driver, library), because a ratio across two paths measures the paths.
 """
 
 from __future__ import annotations
@@ -103,19 +104,22 @@ def _number(value: Any) -> str:
 
 def table(doc: Mapping[str, Any]) -> str:
     """The figures as a fixed-width table for the console."""
-    header = ("figure", "value", "unit", "baseline", "ratio", "n", "p50", "p95", "p99")
+    header = ("figure", "value", "unit", "baseline", "ratio", "n", "p50", "p95", "p99",
+              "path")
     rows = [header]
     for f in doc["figures"]:
         base = f["baseline"]
         rows.append((f["name"], _number(f["value"]), f["unit"],
                      "-" if base is None else _number(base["value"]),
                      "-" if f["ratio"] is None else f"{f['ratio']:.2f}x",
-                     str(f["n"]), _number(f["p50"]), _number(f["p95"]), _number(f["p99"])))
+                     str(f["n"]), _number(f["p50"]), _number(f["p95"]), _number(f["p99"]),
+                     f["path"] or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for k, row in enumerate(rows):
         cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2])]
-        cells += [c.rjust(w) for c, w in zip(row[3:], widths[3:], strict=True)]
+        cells += [c.rjust(w) for c, w in zip(row[3:-1], widths[3:-1], strict=True)]
+        cells.append(row[-1])
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -152,8 +156,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         "## Figures",
         "",
-        "| figure | value | baseline | ratio | n | p50 | p95 | p99 |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| figure | value | baseline | ratio | n | p50 | p95 | p99 | path |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for f in doc["figures"]:
         base = f["baseline"]
@@ -164,7 +168,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
         lines.append(
             f"| `{f['name']}` | {_number(f['value'])} {f['unit']} | {base_text} | {ratio} | "
             f"{f['n']} | {_number(f['p50'])} | {_number(f['p95'])} | {_number(f['p99'])} "
-            f"{unit} |")
+            f"{unit} | {f['path'] or '-'} |")
     lines += ["", "What each figure measures:", ""]
     lines += [f"- `{f['name']}`: {f['about']}." for f in doc["figures"] if f.get("about")]
     lines += [
@@ -173,9 +177,12 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "event loop, as in the acceptance suite's embedded stack, so a latency includes the "
         "client's share of the CPU on both sides of a ratio. Paired figures alternate service "
         "and baseline sample by sample; work the service still does after answering is "
-        "waited for, untimed, before the next sample. The idle-connection figure runs each "
+        "waited for, untimed, before the next sample. Both sides of a ratio take the same "
+        "path (the path column): the same database driver, cache client or WebSocket "
+        "library, so the ratio is the service's own cost. The idle-connection figure runs each "
         "server in its own process and reads its VmRSS. p50/p95/p99 are over the samples "
-        "behind the value, in the unit shown after p99."),
+        "behind the value, by nearest rank (each is a sample really taken), in the unit "
+        "shown after p99."),
     ]
     lines += [
         "",
