@@ -5,7 +5,6 @@ ran twice. The storage is read with an engine of this module's own, not the serv
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from support.actors.crowd import Crowd, noted
 from support.actors.questions.seen import events_seen
 from support.probes import EXECUTIONS, MESSAGES, RUN_EVENTS, THREADS, StorageProbe
+from support.stats import percentile
 
 __all__ = ["Survival", "check_crowd", "delete_users", "spread"]
 
@@ -58,13 +58,11 @@ class Survival:
 
 
 def spread(samples: Sequence[float]) -> dict[str, float]:
-    """p50, p95 and max of `samples` (zeros when there are none)."""
+    """p50, p95 and max of `samples` (support.stats; zeros when there are none)."""
     if not samples:
         return {"p50": 0.0, "p95": 0.0, "max": 0.0}
-    ordered = sorted(samples)
-    return {"p50": statistics.median(ordered),
-            "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-            "max": ordered[-1]}
+    return {"p50": percentile(samples, 0.5), "p95": percentile(samples, 0.95),
+            "max": max(samples)}
 
 
 async def check_crowd(result: Crowd, database_url: str) -> Survival:
