@@ -3,7 +3,8 @@
 The suite's `ChatClient` keeps a searchable log of every frame, which is what a step
 needs and more than a timing loop should pay for. `WireUser` speaks the same contract
 (DESIGN §5) with the least client work, so the time measured is the gateway's and the
-network's. `RawServer` is the baseline: a `websockets` server with no authentication
+network's; it reads the contract's limits and decodes frames with the harness's own
+contract and codec (`support.contract`, `support.wire.codec`), never a copy of them. `RawServer` is the baseline: a `websockets` server with no authentication
 that greets each connection and echoes each frame, run in the same process (or, through
 `python -m tools.bench.rawserver`, in a process of its own) the way the gateway runs.
 """
@@ -20,9 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-MAX_FRAME_BYTES = 2**20
+from support.contract import CLOSE_NORMAL, MAX_FRAME_BYTES
+from support.wire.codec import decode
+
 BACKLOG = 1024
-NORMAL_CLOSURE = 1000
 
 
 class WireError(AssertionError):
@@ -54,7 +56,7 @@ class WireUser:
         async with asyncio.timeout(timeout):
             connection = await connect(url, additional_headers=headers, proxy=None,
                                        max_size=MAX_FRAME_BYTES, open_timeout=None)
-            hello = json.loads(await connection.recv())
+            hello = decode(await connection.recv())
         return cls(connection, hello)
 
     async def ask(self, content: str, *, thread_id: str | None = None,
@@ -66,7 +68,7 @@ class WireUser:
         await self.connection.send(json.dumps(frame))
         async with asyncio.timeout(timeout):
             while True:
-                reply = json.loads(await self.connection.recv())
+                reply = decode(await self.connection.recv())
                 kind = reply.get("type")
                 if kind == "agent_completed":
                     payload = reply.get("payload") or {}
@@ -87,7 +89,7 @@ class WireUser:
 
     async def close(self) -> None:
         """A normal close (code 1000), waiting for the closing handshake."""
-        await self.connection.close(NORMAL_CLOSURE)
+        await self.connection.close(CLOSE_NORMAL)
 
     def abort(self) -> None:
         """Drop the connection without a closing handshake."""
