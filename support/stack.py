@@ -173,7 +173,7 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
         temp_dir = tempfile.mkdtemp(prefix="golden-path-")
         opened.append(_Closer(functools.partial(shutil.rmtree, temp_dir, ignore_errors=True)))
         database_url = f"sqlite+aiosqlite:///{os.path.join(temp_dir, 'chat.db')}"
-        RUN.backends["database"] = "SQLite (embedded, aiosqlite)"
+        RUN.backends["database"] = "SQLite (embedded; the service on sqlite3 in a thread, probes on aiosqlite)"
     else:
         RUN.backends["database"] = f"{_kind('database', database_url)} at {redact(str(database_url))}"
 
