@@ -13,6 +13,7 @@ import asyncio
 import json
 from typing import Any
 
+from support.contract import RESULT_TTL_S, result_key
 from tools.bench.context import Bench
 from tools.bench.figures import Figure
 from tools.bench.timing import paired, rate_figure
@@ -20,7 +21,6 @@ from tools.bench.timing import paired, rate_figure
 __all__ = ["cache_figures"]
 
 RESULT_VALUE = {"status": "completed", "response": "2 + 3 = 5", "thread_id": "t-bench"}
-RESULT_TTL_S = 86400
 
 
 def client_path(client: Any) -> str:
@@ -39,7 +39,7 @@ async def cache_figures(b: Bench) -> list[Figure]:
     pairs = b.plan.cache_round_ops // 2
     half = b.plan.cache_batch_ops // 2
     runs = [f"run-{j}" for j in range(pairs)]
-    keys = [f"gp:{user_id}:result:raw-{j}" for j in range(pairs)]
+    keys = [result_key(user_id, f"raw-{j}") for j in range(pairs)]
     for run_id in runs:
         await cache.put_result(user_id, run_id, RESULT_VALUE)
     for key in keys:
@@ -63,7 +63,7 @@ async def cache_figures(b: Bench) -> list[Figure]:
     async def raw_batch(i: int) -> None:
         pipe = client.pipeline(transaction=False)
         for j in range(half):
-            pipe.set(f"gp:{user_id}:result:raw-batch-{j}", payload, ex=RESULT_TTL_S)
+            pipe.set(result_key(user_id, f"raw-batch-{j}"), payload, ex=RESULT_TTL_S)
         for key in keys[:half]:
             pipe.get(key)
         await pipe.execute()
