@@ -30,6 +30,7 @@ from chat.gateway import MAX_OUTBOUND_ITEMS
 from support.actors.crowd import CrowdPlan, crowd
 from support.actors.survival import check_crowd, delete_users
 from support.config import SuiteConfig
+from support.probes import eventually
 from support.processes import GatewaySettings, gateway_process
 from support.tokens import mint
 from support.wire.codec import Refusal
@@ -158,11 +159,17 @@ def test_a_client_that_never_reads_is_let_go_and_others_are_served(
                 while session in service.gateway.sessions:
                     await asyncio.sleep(0.05)
             let_go = time.perf_counter() - began
-            async with service.store.engine.connect() as connection:
-                status = (await connection.exec_driver_sql(
-                    "SELECT status FROM user_sessions WHERE connection_id = ?",
-                    (stalled.connection_id,))).scalar_one()
-            assert status == "disconnected"
+
+            async def status() -> str:
+                async with service.store.engine.connect() as connection:
+                    return (await connection.exec_driver_sql(
+                        "SELECT status FROM user_sessions WHERE connection_id = ?",
+                        (stalled.connection_id,))).scalar_one()
+
+            # The session leaves the gateway's list before its record is written.
+            await eventually(status, lambda found: found == "disconnected",
+                             what="the let-go session to be recorded disconnected",
+                             timeout=WAIT_S)
             assert service.runs.active_runs == 0
             await alice.close()
             print(f"a client that never reads was let go {let_go:.1f} s after it began; "
