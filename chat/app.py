@@ -40,7 +40,7 @@ from chat.cache import Cache
 from chat.config import Settings
 from chat.engine import EngineFactory
 from chat.gateway import MAX_FRAME_BYTES, PATH, Gateway
-from chat.hub import RedisEventHub
+from chat.redis_hub import RedisEventHub
 from chat.runs import RunService, stored_events_after
 from chat.store import Store, create_schema, make_engine, sqlite_url_in
 
