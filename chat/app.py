@@ -6,12 +6,12 @@
 The listening socket is bound first, because it names the gateway: the gateway id is the
 host name, address and port (`gwy_HOST@ADDRESS:PORT`), which only one live process can
 hold at a time. A gateway restarted on the same port therefore knows the runs still
-`running` under its id were its predecessor's, and fails them at start-up (chat.runs).
+`running` under its id were its predecessor's, and fails them at start-up (chat.runs.recovery).
 Connections that arrive while start-up recovery runs wait in the listen backlog.
 
 Slow clients are bounded: each connection buffers at most `MAX_INBOUND_FRAMES` frames it
 has not handled and `WRITE_LIMIT_BYTES` it could not send yet (websockets' `max_queue` and
-`write_limit`); the gateway bounds what waits to be sent to it (chat.gateway).
+`write_limit`); the gateway bounds what waits to be sent to it (chat.connection).
 
 Compression stays on (permessage-deflate), sized for many small frames: the compressor
 and decompressor of each connection keep their state between frames, and that state is
@@ -40,7 +40,7 @@ from chat.cache import Cache
 from chat.config import Settings
 from chat.engine import EngineFactory
 from chat.gateway import MAX_FRAME_BYTES, PATH, Gateway
-from chat.hub import RedisEventHub
+from chat.redis_hub import RedisEventHub
 from chat.runs import RunService, stored_events_after
 from chat.store import Store, create_schema, make_engine, sqlite_url_in
 

@@ -6,7 +6,7 @@ a crashed process still goes away. Two namespaces are not a user's data: the rev
 list (`gp:revoked:{jti}`) and the gateways' heartbeats (`gp:gateway:{gateway_id}`, which
 tell the other gateways which are alive: a heartbeat is rewritten every second or so and
 lives `GATEWAY_TTL_S`, so a gateway killed outright is known dead within seconds). Live
-events travel on pub/sub channels `gp:{user_id}:events:{thread_id}` (see chat.hub).
+events travel on pub/sub channels `gp:{user_id}:events:{thread_id}` (see chat.redis_hub).
 
 A crowd must wait for the cache, not fail on it: redis-py's asyncio pool (the default one,
 and fakeredis's) raises "Too many connections" once `max_connections` commands are in

@@ -26,7 +26,7 @@ from conftest import real_services_unavailable
 
 from chat.app import start_service
 from chat.config import Settings
-from chat.gateway import MAX_OUTBOUND_ITEMS
+from chat.connection import MAX_OUTBOUND_ITEMS
 from support.actors.crowd import CrowdPlan, crowd
 from support.actors.survival import check_crowd, delete_users
 from support.config import SuiteConfig

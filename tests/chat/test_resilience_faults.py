@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from chat.app import ChatService, start_service
 from chat.cache import GATEWAY_TTL_S
 from chat.config import Settings
-from chat.hub import RedisEventHub, channel_name
+from chat.redis_hub import RedisEventHub, channel_name
 from chat.runs import HEARTBEAT_INTERVAL_S, MISSING_GRACE_S
 from support.config import SuiteConfig
 from support.probes import eventually
