@@ -8,7 +8,6 @@ processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, text, update
 
@@ -29,6 +28,17 @@ _INSERT_MESSAGE = insert(messages_t)
 _THREAD_BY_ID = select(threads_t.c.id, threads_t.c.user_id, threads_t.c.title,
                        threads_t.c.last_seq).where(
     and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == bindparam("b_user")))
+_MESSAGE_COLUMNS = (messages_t.c.id, messages_t.c.thread_id, messages_t.c.user_id,
+                    messages_t.c.role, messages_t.c.content, messages_t.c.client_message_id,
+                    messages_t.c.run_id)
+_MESSAGE_BY_CLIENT_ID = select(*_MESSAGE_COLUMNS).where(
+    and_(messages_t.c.user_id == bindparam("b_user"),
+         messages_t.c.client_message_id == bindparam("b_client_id")))
+_MESSAGES_OF_THREAD = (
+    select(*_MESSAGE_COLUMNS)
+    .where(and_(messages_t.c.user_id == bindparam("b_user"),
+                messages_t.c.thread_id == bindparam("b_thread")))
+    .order_by(messages_t.c.created_at, messages_t.c.id))
 _NEXT_SEQ = (
     update(threads_t)
     .where(and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == bindparam("b_user")))
@@ -117,25 +127,11 @@ class MessageRepository(Repository):
         })
 
     async def find_by_client_id(self, user_id: str, client_message_id: str) -> MessageRow | None:
-        row = (
-            await self.connection.execute(
-                select(*_message_columns()).where(
-                    and_(messages_t.c.user_id == user_id,
-                         messages_t.c.client_message_id == client_message_id)
-                )
-            )
-        ).first()
+        row = (await self.connection.execute(
+            _MESSAGE_BY_CLIENT_ID, {"b_user": user_id, "b_client_id": client_message_id})).first()
         return None if row is None else MessageRow(*row)
 
     async def list_for_thread(self, user_id: str, thread_id: str) -> list[MessageRow]:
         rows = await self.connection.execute(
-            select(*_message_columns())
-            .where(and_(messages_t.c.user_id == user_id, messages_t.c.thread_id == thread_id))
-            .order_by(messages_t.c.created_at, messages_t.c.id)
-        )
+            _MESSAGES_OF_THREAD, {"b_user": user_id, "b_thread": thread_id})
         return [MessageRow(*row) for row in rows]
-
-
-def _message_columns() -> tuple[Any, ...]:
-    c = messages_t.c
-    return (c.id, c.thread_id, c.user_id, c.role, c.content, c.client_message_id, c.run_id)
