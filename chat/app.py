@@ -20,6 +20,7 @@ most of what an idle connection costs (`DEFLATE_WINDOW_BITS`, `DEFLATE_MEM_LEVEL
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import shutil
@@ -35,10 +36,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from websockets.asyncio.server import Server, serve
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
+from chat.agui import PATH as AGUI_PATH
+from chat.agui import AguiEndpoint
 from chat.auth import TokenVerifier
 from chat.cache import Cache
 from chat.config import Settings
 from chat.engine import EngineFactory
+from chat.front import RoutingConnection, Streams
 from chat.gateway import MAX_FRAME_BYTES, PATH, Gateway
 from chat.redis_hub import RedisEventHub
 from chat.runs import RunService, stored_events_after
@@ -91,6 +95,7 @@ class ChatService:
     server: Server
     redis: Any
     hub: RedisEventHub | None = None
+    streams: Streams = field(default_factory=Streams)
     _owns_redis: bool = False
     _temp_dir: str | None = None
     _closed: bool = field(default=False, repr=False)
@@ -100,6 +105,12 @@ class ChatService:
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
         return f"ws://{host}:{self.port}{PATH}"
 
+    @property
+    def agui_url(self) -> str:
+        """The AG-UI endpoint on the same port (chat.agui)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}{AGUI_PATH}"
+
     async def close(self) -> None:
         """Stop accepting, close connections, stop runs (recorded failed), release all."""
         if self._closed:
@@ -107,6 +118,7 @@ class ChatService:
         self._closed = True
         self.server.close()
         await self.server.wait_closed()
+        await self.streams.close()
         await self.runs.close()
         if self.hub is not None:
             await self.hub.close()
@@ -201,6 +213,7 @@ async def start_service(
     runs: RunService | None = None
     hub: RedisEventHub | None = None
     listener: socket.socket | None = None
+    streams = Streams()
     try:
         try:
             await create_schema(engine)
@@ -224,7 +237,9 @@ async def start_service(
         await hub.start()
         await runs.start_heartbeat()
         await runs.recover()
-        gateway = Gateway(runs, TokenVerifier(settings, cache))
+        verifier = TokenVerifier(settings, cache)
+        gateway = Gateway(runs, verifier)
+        agui = AguiEndpoint(runs, verifier)
         server = await serve(
             gateway.handle,
             sock=listener,
@@ -237,8 +252,11 @@ async def start_service(
             compression=None,
             extensions=[deflate_extension()],
             backlog=BACKLOG,
+            create_connection=functools.partial(RoutingConnection, handler=agui.handle,
+                                                streams=streams),
         )
     except BaseException:
+        await streams.close()
         if runs is not None:
             await runs.close()
         if hub is not None:
@@ -256,7 +274,7 @@ async def start_service(
              PATH, runs.gateway_id, engine.url.render_as_string(hide_password=True))
     return ChatService(
         host=host, port=bound_port, database_url=database_url, store=store, cache=cache,
-        runs=runs, gateway=gateway, server=server, redis=client, hub=hub,
+        runs=runs, gateway=gateway, server=server, redis=client, hub=hub, streams=streams,
         _owns_redis=owns_redis,
         _temp_dir=temp_dir,
     )

@@ -66,9 +66,10 @@ class RunService:
     # runs ---------------------------------------------------------------------------
 
     async def prepare(self, user_id: str, session_id: str | None, content: str,
-                      thread_id: str | None, client_message_id: str | None) -> Submission:
+                      thread_id: str | None, client_message_id: str | None, *,
+                      new_thread: bool = False) -> Submission:
         return await self.submissions.prepare(user_id, session_id, content, thread_id,
-                                       client_message_id)
+                                              client_message_id, new_thread=new_thread)
 
     def launch(self, submission: Submission) -> asyncio.Task[None]:
         return self.submissions.launch(submission)

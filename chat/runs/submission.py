@@ -73,13 +73,19 @@ class Submissions:
         content: str,
         thread_id: str | None,
         client_message_id: str | None,
+        *,
+        new_thread: bool = False,
     ) -> Submission:
         """Commit the user's message and a `running` run (or find the earlier run of a
         repeated `client_message_id`). Raise `NotFound` for a thread not the user's,
-        `Unavailable` (nothing written) when the database cannot be reached."""
+        `Unavailable` (nothing written) when the database cannot be reached.
+
+        `new_thread` starts the conversation `thread_id` names (a client that chooses its
+        own thread ids, as AG-UI clients do); an id another user's thread holds is
+        `NotFound`."""
         try:
             return await self._prepare(user_id, session_id, content, thread_id,
-                                       client_message_id)
+                                       client_message_id, new_thread)
         except (NotFound, IntegrityError):
             raise
         except STORAGE_ERRORS as exc:
@@ -92,6 +98,7 @@ class Submissions:
         content: str,
         thread_id: str | None,
         client_message_id: str | None,
+        new_thread: bool = False,
     ) -> Submission:
         if client_message_id is not None:
             earlier = await self.store.read(
@@ -103,8 +110,8 @@ class Submissions:
 
         async def record(repos: Repositories) -> str:
             thread = thread_id
-            if thread is None:
-                thread = new_thread_id()
+            if thread is None or new_thread:
+                thread = thread or new_thread_id()
                 await repos.threads.create(user_id, thread, content[:THREAD_TITLE_CHARS])
             elif await repos.threads.get(user_id, thread) is None:
                 raise NotFound(f"thread {thread} not found")
@@ -125,10 +132,14 @@ class Submissions:
             thread_id = await self.store.write(record)
         except IntegrityError:
             if client_message_id is None:
+                if new_thread:
+                    raise NotFound(f"thread {thread_id} not found") from None
                 raise
             earlier = await self.store.read(
                 lambda repos: self._earlier(repos, user_id, client_message_id))
             if earlier is None:
+                if new_thread:
+                    raise NotFound(f"thread {thread_id} not found") from None
                 raise
             return earlier
         context = ExecutionContext(
