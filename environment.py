@@ -5,13 +5,18 @@ harness's background loop (support.loop). A configuration or start-up problem st
 run in `before_all` with one line that says what to do. A scenario tagged
 `@fixture.NAME` gets that fixture after its cast is made (a chat service of its own for
 `@fixture.own_chat_service`), with the fixture's clean-up registered on the scenario.
+A scenario of an area this run cannot check (support.areas: over AG-UI, what only
+contract v1 expresses; against an agent the suite did not start, also its storage and
+cache) is skipped before it starts, with the reason, and reported as not checked.
 """
 
 from behave.fixture import use_fixture_by_tag
 
 from support.actors.cast import Cast
 from support.actors.tasks.crashing import own_chat_service
+from support.areas import reason_to_skip
 from support.config import SuiteConfig
+from support.runinfo import RUN
 from support.stack import start, stop
 
 FIXTURES = {"fixture.own_chat_service": own_chat_service}
@@ -23,6 +28,10 @@ def before_all(context):
 
 
 def before_scenario(context, scenario):
+    not_checked = reason_to_skip(scenario.effective_tags, RUN.not_checked)
+    if not_checked:
+        scenario.skip(not_checked)
+        return
     context.cast = Cast(context.stack)
     context.add_cleanup(context.cast.clean_up)
     for tag in scenario.effective_tags:

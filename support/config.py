@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 BACKEND_MODES = ("embedded", "real", "auto")
+PROTOCOLS = ("v1", "ag-ui")
 DEFAULT_ISSUER = "golden-path"
 DEFAULT_AUDIENCE = "golden-path-chat"
 DEFAULT_TIMEOUT_S = 5.0
@@ -26,6 +27,8 @@ KEYS: dict[str, str] = {
     "database_url": "GOLDEN_PATH_DATABASE_URL",
     "redis_url": "GOLDEN_PATH_REDIS_URL",
     "gateway_url": "GOLDEN_PATH_GATEWAY_URL",
+    "protocol": "GOLDEN_PATH_PROTOCOL",
+    "agent_url": "GOLDEN_PATH_AGENT_URL",
     "jwt_secret": "GOLDEN_PATH_JWT_SECRET",
     "jwt_issuer": "GOLDEN_PATH_JWT_ISSUER",
     "jwt_audience": "GOLDEN_PATH_JWT_AUDIENCE",
@@ -48,6 +51,9 @@ class SuiteConfig:
     database_url: str | None = None
     redis_url: str | None = None
     gateway_url: str | None = None
+    protocol: str = "v1"
+    # an AG-UI agent the suite did not start and whose storage it cannot read
+    agent_url: str | None = None
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     jwt_issuer: str = DEFAULT_ISSUER
     jwt_audience: str = DEFAULT_AUDIENCE
@@ -59,6 +65,11 @@ class SuiteConfig:
     def external_gateway(self) -> bool:
         """True when the suite talks to a gateway it did not start."""
         return self.gateway_url is not None
+
+    @property
+    def external_agent(self) -> bool:
+        """True when the target is an AG-UI agent whose storage the suite cannot read."""
+        return self.agent_url is not None
 
     @classmethod
     def load(
@@ -87,6 +98,8 @@ class SuiteConfig:
     def _validated(cls, values: dict[str, str], sources: dict[str, str]) -> SuiteConfig:
         # Naming a database, cache or gateway without choosing a mode means "use them".
         named_service = any(values.get(k) for k in ("database_url", "redis_url", "gateway_url"))
+        if values.get("agent_url") and not values.get("backends"):
+            named_service = False
         backends = values.get("backends", "real" if named_service else "embedded").lower()
         if backends not in BACKEND_MODES:
             raise ConfigError(
@@ -129,6 +142,31 @@ class SuiteConfig:
             raise ConfigError(
                 f"gateway_url ({_where('gateway_url', sources)}) must be ws://HOST:PORT/ws"
             )
+        agent_url = values.get("agent_url")
+        protocol = values.get("protocol", "ag-ui" if agent_url else "v1").lower()
+        if protocol not in PROTOCOLS:
+            raise ConfigError(
+                f"protocol={values['protocol']!r} ({_where('protocol', sources)}) is not one of "
+                f"{', '.join(PROTOCOLS)}"
+            )
+        if agent_url and protocol != "ag-ui":
+            raise ConfigError(
+                f"agent_url ({_where('agent_url', sources)}) names an AG-UI agent; use it with "
+                "-D protocol=ag-ui, or drop it to run over contract v1"
+            )
+        if agent_url and not agent_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"agent_url ({_where('agent_url', sources)}) must be http://HOST:PORT/PATH"
+            )
+        if agent_url and gateway_url:
+            raise ConfigError(
+                "agent_url and gateway_url both name a target; give one of them"
+            )
+        if agent_url and not values.get("jwt_secret"):
+            raise ConfigError(
+                f"with agent_url the suite needs the jwt_secret ({KEYS['jwt_secret']}) the agent "
+                "checks sign-ins with, to sign users in"
+            )
         secret = values.get("jwt_secret")
         if gateway_url:
             missing = [k for k in ("database_url", "redis_url", "jwt_secret") if not values.get(k)]
@@ -157,6 +195,8 @@ class SuiteConfig:
             "database_url": database_url,
             "redis_url": redis_url,
             "gateway_url": gateway_url,
+            "protocol": protocol,
+            "agent_url": agent_url,
             "jwt_issuer": values.get("jwt_issuer", DEFAULT_ISSUER),
             "jwt_audience": values.get("jwt_audience", DEFAULT_AUDIENCE),
             "timeout": timeout,

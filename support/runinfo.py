@@ -2,7 +2,8 @@
 
 `support.stack` fills `RUN` when it starts the stack; the report writers read it. A
 fallback (with `backends=auto`) is recorded as a sentence naming what was replaced, so no
-report can pass on a fake while looking as if it tested the real thing.
+report can pass on a fake while looking as if it tested the real thing; likewise every
+area the target cannot be checked on is named, with the reason (`not_checked`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class RunInfo:
     # "cache": "fakeredis (embedded)", "gateway": "in-process at ws://127.0.0.1:PORT/ws"}
     backends: dict[str, str] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)
+    # the protocol the people spoke (`v1`, `ag-ui`) and where they reached the product
+    protocol: str = "v1"
+    target: str = ""
+    # area (a tag) -> why this run could not check it; its scenarios are skipped, never passed
+    not_checked: dict[str, str] = field(default_factory=dict)
 
 
 RUN = RunInfo()

@@ -10,6 +10,9 @@ Three shapes, chosen by `SuiteConfig` (DESIGN §4):
   one, records it in `support.runinfo.RUN.fallbacks` and prints a banner.
 - external (`gateway_url`): a gateway someone else runs; nothing of `chat` is imported,
   and the probes read the database and Redis named by the same settings.
+- an AG-UI agent (`agent_url`): an agent someone else runs, whose storage and cache the
+  suite cannot read (no probes). With `protocol=ag-ui` and no `agent_url` the people
+  speak AG-UI to the reference service's `/agui`, on the same port as its `/ws`.
 
 This is the only harness module that imports `chat`, and only inside the embedded
 gateway's start-up.
@@ -28,13 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from support import loop
+from support import loop, reach
+from support.areas import not_checked
 from support.config import SuiteConfig, redact
 from support.probes import CacheProbe, StorageProbe
+from support.reach import REACH_TIMEOUT_S, url_unreachable
 from support.runinfo import RUN
+from support.wire import ChatTarget
+from support.wire.agui import AguiTarget
 from support.wire.v1 import V1Target
 
-REACH_TIMEOUT_S = 3.0
 SERVICES_HINT = (
     "start local ones with `python -m tools.services up` and pass the URLs it prints, "
     "or run with -D backends=embedded"
@@ -51,14 +57,16 @@ class Stack:
 
     config: SuiteConfig
     gateway_url: str
-    storage: StorageProbe
-    cache: CacheProbe
+    # None only for an AG-UI agent whose storage the suite cannot read
+    storage: StorageProbe | None
+    cache: CacheProbe | None
     # The Redis server the stack uses: None when it is an embedded fakeredis.
     redis_url: str | None = None
     service: Any = None
     service_redis: Any = None
     _temp_dir: str | None = None
     _closed: bool = field(default=False, repr=False)
+    _agui: AguiTarget | None = field(default=None, repr=False)
 
     @property
     def database_url(self) -> str:
@@ -66,8 +74,21 @@ class Stack:
         return self.storage.database_url
 
     @property
-    def target(self) -> V1Target:
-        """The chat target the scenarios' people reach."""
+    def agent_url(self) -> str:
+        """The AG-UI endpoint: the agent's, or the reference service's beside its `/ws`."""
+        if self.config.agent_url:
+            return self.config.agent_url
+        parts = urlsplit(self.gateway_url)
+        scheme = "https" if parts.scheme == "wss" else "http"
+        return f"{scheme}://{parts.netloc}/agui"
+
+    @property
+    def target(self) -> ChatTarget:
+        """The chat target the scenarios' people reach, over the configured protocol."""
+        if self.config.protocol == "ag-ui":
+            if self._agui is None:
+                self._agui = AguiTarget(self.agent_url, self.config.timeout)
+            return self._agui
         return V1Target(self.gateway_url, self.config.timeout)
 
     async def revoke(self, token: str, jti: str, expires_at: int) -> None:
@@ -83,12 +104,15 @@ class Stack:
         if self._closed:
             return
         self._closed = True
+        if self._agui is not None:
+            await self._agui.close()
         if self.service is not None:
             await self.service.close()
         if self.service_redis is not None:
             await self.service_redis.aclose()
-        await self.storage.close()
-        await self.cache.close()
+        for probe in (self.storage, self.cache):
+            if probe is not None:
+                await probe.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
@@ -130,6 +154,10 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
     RUN.mode = config.backends
     RUN.backends.clear()
     RUN.fallbacks.clear()
+    RUN.protocol = config.protocol
+    RUN.not_checked = not_checked(config)
+    if config.external_agent:
+        return await _agent_stack(config)
 
     # Check every named real part first, so one message can name all that are missing.
     storage: StorageProbe | None = None
@@ -142,8 +170,8 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
         cache = _real_cache(config.redis_url)
         opened.append(cache)
     db_problem, cache_problem = await asyncio.gather(
-        _unreachable(storage.check_reachable()) if storage else _nothing(),
-        _unreachable(cache.check_reachable()) if cache else _nothing(),
+        reach.unreachable(storage.check_reachable()) if storage else _nothing(),
+        reach.unreachable(cache.check_reachable()) if cache else _nothing(),
     )
     unreachable = [
         (part, url, problem)
@@ -202,7 +230,7 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
 
     if config.external_gateway:
         gateway_url = str(config.gateway_url)
-        problem = await _gateway_unreachable(gateway_url)
+        problem = await url_unreachable(gateway_url)
         if problem is not None:
             raise StackUnavailable(
                 f"The chat gateway at {gateway_url} cannot be reached ({problem}); start it "
@@ -212,7 +240,7 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
         RUN.backends["gateway"] = f"external at {gateway_url}"
         assert storage is not None, "an external gateway always has a real database"
         stack = Stack(config, gateway_url, storage, cache, service_redis_url)
-        _announce()
+        _announce(stack)
         return stack
 
     if storage is None:
@@ -226,7 +254,23 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
     RUN.backends["gateway"] = f"in-process at {service.url}"
     stack = Stack(config, service.url, storage, cache, service_redis_url, service,
                   service_redis, temp_dir)
-    _announce()
+    _announce(stack)
+    return stack
+
+
+async def _agent_stack(config: SuiteConfig) -> Stack:
+    """An AG-UI agent someone else runs: reached, never read (no probes)."""
+    url = str(config.agent_url)
+    problem = await url_unreachable(url)
+    if problem is not None:
+        raise StackUnavailable(
+            f"The AG-UI agent at {url} cannot be reached ({problem}); start it (for the "
+            "pydantic-ai peer: `python -m peers.pydantic_ai --host H --port P` with the same "
+            "GOLDEN_PATH_JWT_* settings), or drop agent_url")
+    RUN.mode = "external agent"
+    RUN.backends["agent"] = f"external AG-UI agent at {url} (storage and cache not read)"
+    stack = Stack(config, "", None, None)
+    _announce(stack)
     return stack
 
 
@@ -290,57 +334,20 @@ def _redis_client(redis_url: str, *, decode: bool) -> Any:
     )
 
 
-async def _unreachable(check: Awaitable[None]) -> str | None:
-    """None when `check` succeeds within REACH_TIMEOUT_S, else a short reason."""
-    try:
-        async with asyncio.timeout(REACH_TIMEOUT_S):
-            await check
-    except TimeoutError:
-        return f"no answer within {REACH_TIMEOUT_S:g} s"
-    except Exception as exc:  # noqa: BLE001 - any driver error means "cannot use it"
-        return _short_reason(exc)
-    return None
-
-
-async def _gateway_unreachable(gateway_url: str) -> str | None:
-    parts = urlsplit(gateway_url)
-    port = parts.port or (443 if parts.scheme == "wss" else 80)
-    try:
-        async with asyncio.timeout(REACH_TIMEOUT_S):
-            _, writer = await asyncio.open_connection(parts.hostname, port)
-    except TimeoutError:
-        return f"no answer within {REACH_TIMEOUT_S:g} s"
-    except OSError as exc:
-        return _short_reason(exc)
-    writer.close()
-    return None
-
-
-def _short_reason(exc: BaseException) -> str:
-    """The most telling line of a connection error, e.g. "Connection refused"."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        if isinstance(seen, OSError) and "Connect call failed" in str(seen):
-            return "connection refused"
-        seen = seen.__cause__ or seen.__context__
-    text = str(exc).strip()
-    if "Connect call failed" in text or "Error 111" in text:
-        return "connection refused"
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def _kind(part: str, url: str | None) -> str:
     if part == "cache":
         return "Redis"
     return "PostgreSQL" if url and url.startswith("postgresql") else "SQLite database"
 
 
-def _announce() -> None:
+def _announce(stack: Stack) -> None:
     """Say on the console what the run is running against; loudly when parts were replaced."""
+    RUN.target = stack.agent_url if stack.config.protocol == "ag-ui" else stack.gateway_url
     parts = ", ".join(f"{part}: {text}" for part, text in RUN.backends.items())
-    print(f"golden path: backends={RUN.mode} ({parts})", file=sys.stderr)
+    print(f"golden path: backends={RUN.mode} ({parts}); protocol {RUN.protocol} at "
+          f"{RUN.target}", file=sys.stderr)
+    if RUN.not_checked:
+        print("golden path: not checked: " + ", ".join(RUN.not_checked), file=sys.stderr)
     if RUN.fallbacks:
         rule = "!" * 78
         lines = [rule, "!! FALLBACK: backends=auto replaced real parts by embedded ones:"]

@@ -6,7 +6,7 @@ Feature: The agents answer a question
   Background:
     Given Alice is signed in
 
-  @smoke
+  @smoke @storage @cache @seq
   Scenario: Alice asks a question and gets the answer, saved and cached
     When Alice asks "What is 6 * 7?"
     Then Alice sees the agents start, work and finish, in order
@@ -16,6 +16,7 @@ Feature: The agents answer a question
     And Alice's request is recorded as completed with the answer she saw
     And Alice's answer is cached for a day
 
+  @agents
   Scenario: An arithmetic question goes to the data agent and its calculator
     When Alice asks "What is 12.5 - 20?"
     Then only the data agent works on Alice's request
@@ -26,23 +27,27 @@ Feature: The agents answer a question
     When Alice asks "How can I reduce the cost of my GPU usage?"
     Then Alice sees every tool that starts finish exactly once, before the answer
 
+  @seq
   Scenario: Events arrive in order, numbered without gaps, with one ending per question
     When Alice asks "What is 2 + 2?"
     And Alice asks "What is 3 + 3?" in the same conversation
     Then Alice saw the events of her conversation numbered one after another from the first
     And each of Alice's questions ended exactly once, with nothing after its ending
 
+  @agents @storage
   Scenario: Several agents cooperate on one request
     When Alice asks "How can I reduce the cost of my GPU usage?"
     Then the triage, data, optimisation and reporting agents work on Alice's request, in that order
     And Alice's request is recorded as completed by the triage, data, optimisation and reporting agents
 
+  @storage
   Scenario: A failing tool is recovered from
     When Alice asks "What is 1 / 0?"
     Then Alice sees the calculator fail because of a division by zero
     And Alice still gets an answer explaining that dividing by zero cannot be done
     And Alice's request is recorded as completed with the answer she saw
 
+  @storage
   Scenario: A failing agent ends the request as failed, and it is recorded so
     When Alice asks "Simulate a failure"
     Then Alice is told her request failed because an agent failed

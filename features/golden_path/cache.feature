@@ -6,9 +6,11 @@ Feature: The cache knows who is online and what was just answered
   Background:
     Given Alice is signed in
 
+  @v1_only
   Scenario: A signed-in session is cached for an hour
     Then Alice's session is cached and expires within an hour
 
+  @v1_only
   Scenario: A live connection is tracked, and forgotten when it drops
     Then Alice's connection is tracked by the cache
     When Alice loses her connection
@@ -20,6 +22,7 @@ Feature: The cache knows who is online and what was just answered
     When Alice asks "What is 6 * 7?"
     Then Alice's answer is cached for a day
 
+  @v1_only
   Scenario: Ending a session removes that session's entries and nothing else
     Given Alice has asked "What is 6 * 7?"
     And Alice has a second session
@@ -30,6 +33,7 @@ Feature: The cache knows who is online and what was just answered
     And Alice's answer is cached for a day
     And Bob's session is cached and expires within an hour
 
+  @v1_only
   Scenario: Each user's entries are kept apart
     Given Bob is signed in
     When Alice asks "What is 2 + 2?" while Bob asks "What is 3 + 3?"

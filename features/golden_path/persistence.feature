@@ -6,20 +6,24 @@ Feature: Conversations are kept
   Background:
     Given Alice is signed in
 
+  @storage
   Scenario: A new conversation is saved for the person who started it
     When Alice asks "What is 6 * 7?"
     Then Alice has exactly one saved conversation, the one she is talking in
 
+  @storage
   Scenario: The question and the answer are saved, and the answer is the one she saw
     When Alice asks "What is 7 * 8?"
     Then Alice's conversation is saved with her question and the answer she saw
 
+  @storage
   Scenario: A request is recorded while it runs and when it completes
     When Alice asks "Wait for 1 second" and the agents start working
     Then Alice's request is recorded as running
     When the answer reaches Alice
     Then Alice's request is recorded as completed with the answer she saw
 
+  @storage @v1_only
   Scenario: A conversation's history comes back in the order it happened
     When Alice asks "What is 1 + 1?"
     And Alice asks "What is 2 + 2?" in the same conversation
@@ -27,6 +31,7 @@ Feature: Conversations are kept
     Then Alice's conversation is saved with each of her questions followed by its answer
     And when Alice reopens her conversation she receives its whole history, in order
 
+  @storage
   Scenario: One user never reads or writes another user's conversation
     Given Alice has asked "What is 6 * 7?"
     And Bob is signed in
@@ -35,6 +40,7 @@ Feature: Conversations are kept
     And Alice's conversation is saved with her question and the answer she saw
     And Bob has no saved conversation
 
+  @storage @v1_only
   Scenario: Ending a session marks it ended and removes its working notes, and nothing else
     Given Alice has asked "What is 6 * 7?"
     And Alice has a second session in which she asked "What is 1 + 2?"

@@ -4,6 +4,7 @@ Feature: Nothing is lost when things go wrong
   still answered or clearly ended, every answer is kept exactly once, and nobody ever sees
   anything of someone else's conversation.
 
+  @v1_only
   Scenario: Alice loses her connection mid-answer and finds the whole answer when she comes back
     Given Alice is signed in
     When Alice asks "Wait for 0.5 seconds" and loses her connection once the agents start
@@ -11,13 +12,14 @@ Feature: Nothing is lost when things go wrong
     Then Alice finds the whole answer, from the agents starting to the answer, each step once
     And Alice's question and the answer she found are saved, once
 
+  @v1_only
   Scenario: A busy evening: many people ask at once and everyone gets their own answers
     When 12 people each ask 2 questions at the same time, some losing their connection or sending a question twice
     Then every one of them gets their own answers
     And every question and every answer is saved exactly once
     And nobody sees anything of anyone else's conversations
 
-  @fixture.own_chat_service
+  @fixture.own_chat_service @v1_only
   Scenario: The chat service crashes during Alice's answer, and when it is back she sees that answer ended as interrupted
     Given a chat service that the suite can crash and start again
     And Alice is signed in to that chat service

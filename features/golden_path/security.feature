@@ -6,6 +6,7 @@ Feature: The service stands up to hostile sign-ins and garbage
   sign-in ran out with an explanation, and answers garbage without harm to the sender's
   connection or to anyone else.
 
+  @storage
   Scenario Outline: A forged sign-in is refused: <forgery>
     When Alice tries to get in with <forgery>
     Then Alice is turned away before the connection opens, because <refusal>
@@ -17,11 +18,13 @@ Feature: The service stands up to hostile sign-ins and garbage
       | a sign-in with its signature cut off                         | the signature does not match     |
       | a sign-in that demands an extension the service does not know | the sign-in is unreadable        |
 
+  @storage
   Scenario: Someone who edits their own sign-in to pass as another user is refused
     When Bob tries to get in with his own sign-in changed to say he is Alice
     Then Bob is turned away before the connection opens, because the signature does not match
     And nobody was let in as Alice
 
+  @storage
   Scenario Outline: Someone cannot sign in with a made-up signing method: "<method>"
     When Alice tries to get in with a sign-in that claims the signing method "<method>"
     Then Alice is turned away before the connection opens, because the signing method is not allowed
@@ -35,6 +38,7 @@ Feature: The service stands up to hostile sign-ins and garbage
       | ROT13  |
       |        |
 
+  @v1_only
   Scenario: A sign-in that runs out during a conversation ends it with an explanation
     Given Alice is signed in with a sign-in that runs out in 2 seconds
     And Alice has asked "What is 6 * 7?"
@@ -43,6 +47,7 @@ Feature: The service stands up to hostile sign-ins and garbage
     And Alice's session is recorded as ended
     And after signing in again Alice finds her conversation with the answer "6 * 7 = 42"
 
+  @v1_only
   Scenario: Garbage from an app does not hurt anyone
     Given Alice is signed in
     And Bob is signed in
@@ -52,6 +57,7 @@ Feature: The service stands up to hostile sign-ins and garbage
     And Alice's other connection still works
     And Bob can ask "What is 2 + 3?" and get the answer "2 + 3 = 5"
 
+  @v1_only
   Scenario: An app that sends text that is not even characters is disconnected, and nobody else
     Given Alice is signed in
     And Bob is signed in

@@ -4,6 +4,7 @@ Feature: Only signed-in users get a live connection
   survives a bad message, lets a user pick up where they left off, and never shows one
   user another user's conversation.
 
+  @v1_only
   Scenario: A signed-in user is greeted as who they are
     When Alice connects with her sign-in
     Then Alice is greeted as herself
@@ -34,11 +35,13 @@ Feature: Only signed-in users get a live connection
     When Alice connects with her sign-in written into the address
     Then Alice is turned away before the connection opens, because the sign-in is missing
 
+  @v1_only
   Scenario: A browser app connects, passing the sign-in the only way browsers can
     When Alice connects from a browser, passing her sign-in the way browsers can
     Then Alice is greeted as herself
     And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
 
+  @v1_only
   Scenario Outline: A message the service cannot use gets an error, and the connection stays open: <something>
     Given Alice is signed in
     When Alice's app sends <something>
@@ -52,12 +55,14 @@ Feature: Only signed-in users get a live connection
       | a message without any text                    | the message is incomplete        |
       | a question longer than 64 KiB                 | the message is too large         |
 
+  @v1_only
   Scenario: A reconnecting user resumes and receives exactly what she missed
     Given Alice is signed in
     When Alice asks "Wait for 1 second" and loses her connection once the agents start
     And Alice reconnects and picks up her conversation where she left off
     Then Alice receives exactly the events she missed, in order, up to the answer
 
+  @v1_only
   Scenario: A user cannot resume or post into another user's conversation
     Given Alice has asked "What is 6 * 7?"
     And Bob is signed in
@@ -67,6 +72,7 @@ Feature: Only signed-in users get a live connection
     Then Bob is told the conversation does not exist
     And Bob received nothing of Alice's conversation
 
+  @storage
   Scenario: A message sent twice is answered once
     Given Alice is signed in
     When Alice's app sends "What is 6 * 7?" twice as the same message

@@ -69,7 +69,7 @@ class Cast:
         clients = [c for p in self.people.values() for c in p.connections if c.is_open]
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         ids = [person.user_id for person in self.people.values()]
-        if not ids:
+        if not ids or self.stack.storage is None or self.stack.cache is None:
             return
         await _settled(self.stack, ids, self.abilities.timeout)
         await self.stack.storage.delete_users(ids)

@@ -19,7 +19,7 @@ __all__ = [
 
 def _attempt(person: Person, sign_in: SignIn, via: str, what: str) -> ChatClient | Refusal:
     outcome = person.abilities.run(person.abilities.target.open(sign_in.token, via=via), what)
-    if isinstance(outcome, ChatClient):
+    if not isinstance(outcome, Refusal):
         person.connections.append(outcome)
     return person.remember("attempt", outcome)
 
@@ -33,7 +33,7 @@ def tries_to_connect(person: Person, sign_in: SignIn | None = None, *,
 def connects(person: Person, *, via: str = "header") -> ChatClient:
     """Connect with the person's own sign-in; fails if the gateway turns them away."""
     outcome = _attempt(person, person.sign_in, via, f"{person.name} to connect")
-    if isinstance(outcome, ChatClient):
+    if not isinstance(outcome, Refusal):
         return outcome
     raise AssertionError(f"{person.name} was turned away: {outcome.describe()}")
 
