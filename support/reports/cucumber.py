@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from support.reports.results import (
     FAILED,
+    SKIPPED,
     FeatureResult,
     RunResult,
     ScenarioResult,
@@ -78,13 +79,13 @@ def _background_json(scenario: ScenarioResult) -> dict[str, Any] | None:
     }
 
 
-def scenario_json(scenario: ScenarioResult) -> dict[str, Any]:
+def scenario_json(scenario: ScenarioResult, not_checked: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": scenario.id,
         "keyword": scenario.keyword,
         "name": scenario.name,
         "line": scenario.line,
-        "description": scenario.description,
+        "description": "\n".join(filter(None, [scenario.description, not_checked])),
         "type": "scenario",
         "tags": _tags(scenario.tags),
         "steps": [step_json(step) for step in scenario.own_steps],
@@ -104,28 +105,41 @@ def scenario_json(scenario: ScenarioResult) -> dict[str, Any]:
     return data
 
 
-def feature_json(feature: FeatureResult) -> dict[str, Any]:
+def feature_json(feature: FeatureResult, run: RunResult | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     for scenario in feature.scenarios:
         background = _background_json(scenario)
         if background is not None:
             elements.append(background)
-        elements.append(scenario_json(scenario))
+        reason = run.not_checked_reason(scenario) if run is not None else None
+        elements.append(scenario_json(scenario, reason if scenario.status == SKIPPED else None))
+    description = feature.description
+    if run is not None and (run.protocol != "v1" or run.not_checked):
+        description = "\n".join(filter(None, [description, _target_line(run)]))
     return {
         "uri": feature.uri,
         "id": feature.id,
         "keyword": feature.keyword,
         "name": feature.name,
         "line": feature.line,
-        "description": feature.description,
+        "description": description,
         "tags": _tags(feature.tags),
         "elements": elements,
     }
 
 
+def _target_line(run: RunResult) -> str:
+    line = f"Run over {run.protocol} at {run.target or 'an unrecorded target'}"
+    if run.not_checked:
+        line += "; areas not checked: " + ", ".join(run.not_checked)
+    return line + "."
+
+
 def cucumber_json(run: RunResult) -> list[dict[str, Any]]:
-    """The whole run as a Cucumber JSON document (a list of features)."""
-    return [feature_json(feature) for feature in run.features]
+    """The whole run as a Cucumber JSON document (a list of features). A run over another
+    protocol than v1 says so in each feature's description, with the areas not checked;
+    a scenario not checked says why in its own."""
+    return [feature_json(feature, run) for feature in run.features]
 
 
 def write_cucumber_json(run: RunResult, stream: TextIO) -> None:

@@ -38,6 +38,7 @@ from support.reports.console import closing_block
 from support.reports.cucumber import write_cucumber_json
 from support.reports.figures import summarise, write_metrics
 from support.reports.html import write_html
+from support.reports.junit import mark_junit
 from support.reports.reading import MatchBook, feature_result
 from support.reports.results import RunResult
 from support.runinfo import RUN
@@ -139,6 +140,9 @@ class GoldenPathFormatter(Formatter):
             metrics=summarise(METRICS.samples()),
             selection=selection(self.config),
             dry_run=bool(self.config.dry_run),
+            protocol=RUN.protocol,
+            target=RUN.target,
+            not_checked=dict(RUN.not_checked),
         )
 
     def _write_reports(self) -> None:
@@ -175,6 +179,7 @@ class GoldenPathFormatter(Formatter):
                 sys.stdout.flush()
             return
         written = list(self._written)
+        mark_junit(self.config, self._run, self._started_at.timestamp())
         junit = _junit_files(self.config, self._started_at.timestamp())
         if junit is not None:
             written.append(junit)

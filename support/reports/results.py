@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -181,6 +181,24 @@ class RunResult:
     metrics: MetricsSummary
     selection: tuple[str, ...] = ()
     dry_run: bool = False
+    # the protocol spoken and where the product was reached (support.runinfo)
+    protocol: str = "v1"
+    target: str = ""
+    # area tag -> why this run could not check it (support.areas)
+    not_checked: dict[str, str] = field(default_factory=dict)
+
+    def not_checked_reason(self, scenario: ScenarioResult) -> str | None:
+        """Why this run did not check the scenario (an area it cannot check), or None."""
+        areas = [tag.name.lstrip("@") for tag in scenario.tags
+                 if tag.name.lstrip("@") in self.not_checked]
+        if not areas:
+            return None
+        return "not checked: " + "; ".join(f"{a} ({self.not_checked[a]})" for a in areas)
+
+    @property
+    def not_checked_count(self) -> int:
+        return sum(1 for s in self.scenarios
+                   if s.status == SKIPPED and self.not_checked_reason(s) is not None)
 
     @property
     def scenarios(self) -> list[ScenarioResult]:
