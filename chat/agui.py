@@ -81,7 +81,8 @@ class AguiStream:
     def events(self, event: dict[str, Any]) -> Iterator[BaseEvent]:
         kind, payload = event["type"], event.get("payload") or {}
         run_id, thread_id = str(event["run_id"]), str(event["thread_id"])
-        common = {"timestamp": _millis(event.get("timestamp")), "raw_event": event}
+        common: dict[str, Any] = {"timestamp": _millis(event.get("timestamp")),
+                                  "raw_event": event}
         if kind == "agent_started":
             yield RunStartedEvent(thread_id=thread_id, run_id=run_id, **common)
         elif kind == "agent_thinking":

@@ -252,8 +252,8 @@ async def start_service(
             compression=None,
             extensions=[deflate_extension()],
             backlog=BACKLOG,
-            create_connection=functools.partial(RoutingConnection, handler=agui.handle,
-                                                streams=streams),
+            create_connection=functools.partial(  # type: ignore[arg-type]
+                RoutingConnection, handler=agui.handle, streams=streams),
         )
     except BaseException:
         await streams.close()

@@ -18,6 +18,7 @@ service side (a run) goes on without it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,8 @@ MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 # A connection that has not sent its request line by then is closed.
 REQUEST_LINE_TIMEOUT_S = 10.0
+# A client that reads nothing of the answer for this long is disconnected.
+WRITE_STALL_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -171,13 +174,14 @@ class HttpExchange(asyncio.Protocol):
         except Exception:
             log.exception("%s %s not answered", request.method, request.path)
             if not reply.started and not self._lost:
-                await self._answer(500, {"error": "internal_error",
-                                         "message": "the service could not answer"})
-                return
-        self._finish()
+                with contextlib.suppress(ClientGone, h11.LocalProtocolError):
+                    await reply.json(500, {"error": "internal_error",
+                                           "message": "the service could not answer"})
+        finally:
+            self._finish()
 
     def _finish(self) -> None:
-        if self._lost or self._transport is None:
+        if self._lost or self._transport is None or self._transport.is_closing():
             return
         try:
             if self._h11.our_state is h11.SEND_BODY:
@@ -187,8 +191,15 @@ class HttpExchange(asyncio.Protocol):
         self._transport.close()
 
     async def write(self, event: Any) -> None:
-        """Send one h11 event, after waiting for the client to read what is pending."""
-        await self._writable.wait()
+        """Send one h11 event, after waiting for the client to read what is pending (a
+        client that reads nothing for WRITE_STALL_TIMEOUT_S is disconnected)."""
+        try:
+            async with asyncio.timeout(WRITE_STALL_TIMEOUT_S):
+                await self._writable.wait()
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
+            raise ClientGone("the client stopped reading") from None
         if self._lost or self._transport is None:
             raise ClientGone("the client closed the connection")
         data = self._h11.send(event)
@@ -249,10 +260,9 @@ class RoutingConnection(ServerConnection):
         super().connection_made(transport)
         super().data_received(head)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._upgrading:
-            return super().eof_received()
-        return None
+            super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._deadline is not None:

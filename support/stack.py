@@ -71,6 +71,8 @@ class Stack:
     @property
     def database_url(self) -> str:
         """The database the stack actually uses (after any `auto` fallback)."""
+        if self.storage is None:
+            raise AssertionError("the suite cannot read this agent's storage")
         return self.storage.database_url
 
     @property

@@ -35,7 +35,7 @@ ARITHMETIC = re.compile(r"^\s*what\s+is\s+(-?\d+(?:\.\d+)?)\s*([-+*/])\s*(-?\d+(
 WAIT = re.compile(r"^\s*wait\s+for\s+(\d+(?:\.\d+)?)\s+seconds?\s*\.?\s*$", re.IGNORECASE)
 COST_WORDS = ("cost", "price", "saving", "cheaper", "reduce", "optimise", "optimize")
 MAX_WAIT_S = 30.0
-CATALOGUE = {
+CATALOGUE: dict[str, dict[str, Any]] = {
     "gpu": {"item": "GPU instance", "hourly_usd": 2.5, "tip": "use spot instances off-peak"},
     "storage": {"item": "object storage", "monthly_usd_per_tb": 23.0, "tip": "tier cold data"},
 }

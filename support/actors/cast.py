@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from support.actors.person import Abilities, Person
 from support.contract import revoked_key
-from support.probes import eventually
+from support.probes import StorageProbe, eventually
 from support.stack import Stack
 from support.tokens import mint
 
@@ -69,25 +69,26 @@ class Cast:
         clients = [c for p in self.people.values() for c in p.connections if c.is_open]
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         ids = [person.user_id for person in self.people.values()]
-        if not ids or self.stack.storage is None or self.stack.cache is None:
-            return
-        await _settled(self.stack, ids, self.abilities.timeout)
-        await self.stack.storage.delete_users(ids)
+        storage, cache = self.stack.storage, self.stack.cache
+        if not ids or storage is None or cache is None:
+            return  # an agent whose storage the suite cannot read keeps its own data
+        await _settled(storage, ids, self.abilities.timeout)
+        await storage.delete_users(ids)
         revoked = [revoked_key(jti) for p in self.people.values()
                    for jti in p.recall("revoked sign-ins", [])]
-        await self.stack.cache.delete_users(ids, revoked)
+        await cache.delete_users(ids, revoked)
 
 
-async def _settled(stack: Stack, user_ids: Sequence[str], timeout: float) -> None:
+async def _settled(storage: StorageProbe, user_ids: Sequence[str], timeout: float) -> None:
     """Wait (bounded) until the service has finished with these users' sessions and runs,
     so it writes nothing after the clean-up; carries on regardless when time runs out."""
 
     async def busy() -> int:
-        sessions = await stack.storage.sessions_of(user_ids)
+        sessions = await storage.sessions_of(user_ids)
         runs = [
             row
             for user_id in user_ids
-            for row in await stack.storage.executions_of(user_id)
+            for row in await storage.executions_of(user_id)
             if row.get("status") == "running"
         ]
         return sum(1 for s in sessions if s.get("status") == "active") + len(runs)

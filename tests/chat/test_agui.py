@@ -150,3 +150,20 @@ def test_a_stream_dropped_mid_run_leaves_the_run_recorded_as_it_ended(settings: 
             assert rows == [{"status": "completed", "result": "Waited 0.5 seconds"}]
 
     asyncio.run(scenario())
+
+
+def test_one_port_serves_the_health_check_websockets_and_posts(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with running_service(settings) as service, \
+                httpx.AsyncClient(timeout=WAIT_S) as client:
+            base = service.agui_url.removesuffix("/agui")
+            health = await client.get(f"{base}/healthz")
+            elsewhere = await client.post(f"{base}/elsewhere", json={})
+            assert (health.status_code, health.json()) == (200, {"status": "ok"})
+            assert (elsewhere.status_code, elsewhere.json()["error"]) == (404, "not_found")
+            reader, writer = await asyncio.open_connection(service.host, service.port)
+            writer.write(b"POST /agui HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+            assert (await asyncio.wait_for(reader.read(), WAIT_S)).startswith(b"HTTP/1.1 400")
+            writer.close()
+
+    asyncio.run(scenario())
