@@ -3,8 +3,10 @@
 A `ChatTarget` opens connections for a sign-in; a `Connection` sends questions and
 resumes and keeps an `EventLog` of what arrived, in the product's vocabulary (a run:
 started, agents at work, tools started and finished by call id, the answer, one ending;
-`support.wire.codec`). Contract v1 over WebSocket is `support.wire.v1`; the codec holds
-no I/O, so another transport reuses it instead of copying the contract.
+`support.wire.codec`). Contract v1 over WebSocket is `support.wire.v1`; AG-UI over HTTP
+and server-sent events is `support.wire.agui`, whose codec (`support.wire.agui_codec`)
+turns AG-UI events into the same vocabulary. The codecs hold no I/O, so another
+transport reuses them instead of copying a contract.
 """
 
 from __future__ import annotations
