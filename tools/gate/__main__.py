@@ -1,10 +1,11 @@
 """`python -m tools.gate`: the CI stages, after `.ci/run` has installed what they need.
 
 It starts PostgreSQL and Redis (`tools.services`, leaving ones of ./.services that already
-run alone), runs pytest and the soak with the real URLs, then the suite three times:
-embedded, on the real backends, and against `python -m chat serve` in its own process on
-the real backends. It stops what it started, prints the stage table and the total time,
-and ends with `scenarios: N passed, N failed, N skipped` over the three suite runs, also
+run alone), runs pytest and the soak with the real URLs, then the suite five times:
+embedded, on the real backends, over AG-UI (embedded and on the real backends), and
+against `python -m chat serve` in its own process on the real backends. It stops what it
+started, prints the stage table and the total time, and ends with
+`scenarios: N passed, N failed, N skipped` over the suite runs, also
 when a stage failed; the exit status is non-zero when any stage failed.
 """
 
@@ -181,6 +182,9 @@ def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], Non
 
     suite_run(gate, "embedded", base_env, {})
     suite_run(gate, "real", real_env, real, "-D", "backends=real")
+    # The same suite over AG-UI (DESIGN §5.2), against the reference service's /agui.
+    suite_run(gate, "agui", base_env, {}, "-D", "protocol=ag-ui")
+    suite_run(gate, "agui-real", real_env, real, "-D", "backends=real", "-D", "protocol=ag-ui")
     settings = GatewaySettings(jwt_secret, DEFAULT_ISSUER, DEFAULT_AUDIENCE,
                                urls["database_url"], urls["redis_url"])
     external_run(gate, settings, real_env, real)
