@@ -10,7 +10,8 @@ from hamcrest.core.matcher import Matcher
 from hamcrest.core.string_description import StringDescription
 
 from support.matchers.base import ProblemMatcher
-from support.wire.codec import Event, Refusal, numbering_problem, run_problem
+from support.wire.codec import Event, Refusal
+from support.wire.rules import numbering_problem, run_problem
 
 Rows = Sequence[Mapping[str, Any]]
 
