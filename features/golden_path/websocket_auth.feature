@@ -17,8 +17,8 @@ Feature: Only signed-in users get a live connection
       | credentials                                          | refusal                                  |
       | no sign-in at all                                    | the sign-in is missing                   |
       | a garbled sign-in                                    | the sign-in is unreadable                |
-      | an expired sign-in                                   | the sign-in has expired                  |
-      | a sign-in that is not valid yet                      | the sign-in is not valid yet             |
+      | a sign-in that expired a minute ago                  | the sign-in has expired                  |
+      | a sign-in that is valid only a minute from now       | the sign-in is not valid yet             |
       | a sign-in with a forged signature                    | the signature does not match             |
       | a sign-in meant for another product                  | the sign-in is meant for another product |
       | a sign-in from an unknown issuer                     | the sign-in comes from an unknown issuer |

@@ -11,6 +11,7 @@ from support.actors.questions.seen import threads
 from support.actors.questions.stored import session_record
 from support.contract import (
     CONNECTION_TTL_S,
+    RESULT_TTL_S,
     SESSION_TTL_S,
     connection_key,
     result_key,
@@ -18,6 +19,10 @@ from support.contract import (
     session_key,
 )
 from support.matchers import a_cache_entry, a_cached_answer, no_cache_entry
+
+# How far below a promised lifetime a TTL read during the scenario may be: the seconds a
+# scenario takes between the write and the read.
+TTL_SLACK_S = 5
 
 __all__ = [
     "cache_entries",
@@ -38,9 +43,10 @@ def _entry(person: Person, key: str) -> Callable[[], Awaitable[tuple[Any, int]]]
     return read
 
 
-def expect_session_cached(person: Person, *, session: int = -1, present: bool,
-                          ttl: tuple[int, int] = (1, SESSION_TTL_S)) -> None:
-    """One of the person's sessions is cached (expiring within `ttl`), or gone."""
+def expect_session_cached(person: Person, *, session: int = -1, present: bool) -> None:
+    """One of the person's sessions is cached for the hour the contract promises (within
+    a few seconds), or gone."""
+    ttl = (SESSION_TTL_S - TTL_SLACK_S, SESSION_TTL_S)
     key = session_key(person.user_id, str(session_record(person, session)["id"]))
     matcher = a_cache_entry(ttl=ttl) if present else no_cache_entry()
     state = "cached" if present else "gone from the cache"
@@ -51,7 +57,7 @@ def expect_session_cached(person: Person, *, session: int = -1, present: bool,
 def expect_connection_cached(person: Person, *, session: int = -1, present: bool) -> None:
     """One of the person's connections is tracked (pointing at its session), or forgotten."""
     key = connection_key(person.user_id, str(person.connections[session].connection_id))
-    matcher = (a_cache_entry(ttl=(1, CONNECTION_TTL_S),
+    matcher = (a_cache_entry(ttl=(CONNECTION_TTL_S - TTL_SLACK_S, CONNECTION_TTL_S),
                              fields={"session_id": str(session_record(person, session)["id"])})
                if present else no_cache_entry())
     state = "tracked" if present else "forgotten"
@@ -59,8 +65,10 @@ def expect_connection_cached(person: Person, *, session: int = -1, present: bool
                                        f"{person.name}'s connection {key} to be {state}")
 
 
-def expect_answer_cached(person: Person, *, ttl: tuple[int, int]) -> None:
-    """The person's last answer is cached with its status, text and conversation."""
+def expect_answer_cached(person: Person) -> None:
+    """The person's last answer is cached with its status, text and conversation, for the
+    day the contract promises (within a few seconds)."""
+    ttl = (RESULT_TTL_S - TTL_SLACK_S, RESULT_TTL_S)
     run = person.last_run
     key = result_key(person.user_id, run.run_id)
     status = str(run.completion.status) if run.completion else "completed"
@@ -75,7 +83,7 @@ def expect_revocation_until_expiry(person: Person) -> None:
     key = revoked_key(str(sign_in.jti))
     remaining = int(sign_in.expires_at or 0) - int(time.time())
     person.abilities.expect_eventually(
-        _entry(person, key), a_cache_entry(ttl=(max(1, remaining - 10), remaining + 1)),
+        _entry(person, key), a_cache_entry(ttl=(max(1, remaining - TTL_SLACK_S), remaining + 1)),
         f"the revocation of {person.name}'s sign-in ({key}) to be remembered")
 
 

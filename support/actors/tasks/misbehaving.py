@@ -26,10 +26,9 @@ __all__ = [
 def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
     """An operator revokes the person's sign-in (or `sign_in`) through the product."""
     revoked = sign_in or person.sign_in
-    if revoked.token is None or revoked.jti is None or revoked.expires_at is None:
+    if revoked.token is None or revoked.jti is None:
         raise ValueError("only a real sign-in can be revoked")
-    person.abilities.run(person.abilities.revoke(revoked.token, revoked.jti,
-                                                 revoked.expires_at),
+    person.abilities.run(person.abilities.revoke(revoked.token),
                          f"{person.name}'s sign-in to be revoked")
     person.remember("revoked sign-ins", [*person.recall("revoked sign-ins", []), revoked.jti])
 
