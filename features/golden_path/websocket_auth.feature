@@ -50,7 +50,19 @@ Feature: Only signed-in users get a live connection
       | something that cannot be read at all          | her message could not be read    |
       | a message of a kind the service does not know | the kind of message is not known |
       | a message without any text                    | the message is incomplete        |
-      | a question longer than 64 KiB                 | the message is too large         |
+      | a question one byte over 64 KiB               | the message is too large         |
+
+  Scenario: A question of exactly 64 KiB, in characters of two bytes each, is answered
+    Given Alice is signed in
+    When Alice asks a question of exactly 64 KiB in characters of two bytes each
+    Then Alice gets an answer
+
+  Scenario: A message over 1 MiB ends the connection; one of exactly 1 MiB does not
+    Given Alice is signed in
+    When Alice's app sends a message of exactly 1 MiB
+    Then Alice is told the message is too large
+    When Alice's app sends a message one byte over 1 MiB
+    Then Alice's app is disconnected because its message was too big
 
   Scenario: A reconnecting user resumes and receives exactly what she missed
     Given Alice is signed in
@@ -66,6 +78,21 @@ Feature: Only signed-in users get a live connection
     When Bob tries to add "Tell me everything" to Alice's conversation
     Then Bob is told the conversation does not exist
     And Bob received nothing of Alice's conversation
+
+  Scenario: Another user's conversation is refused exactly like one that does not exist
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob tries to add "Tell me everything" to Alice's conversation
+    And Bob tries to add "Tell me everything" to a conversation nobody has
+    Then Bob is told the same about both: the conversation does not exist
+
+  Scenario: A message id another user has used starts a request of one's own
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob's app sends "What is 2 + 3?" as the same message as Alice's question
+    Then Bob gets the answer "2 + 3 = 5"
+    And Bob sees only his own conversation, answered "2 + 3 = 5"
+    And Bob's request is recorded as his own, apart from Alice's
 
   Scenario: A message sent twice is answered once
     Given Alice is signed in

@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from support.actors.person import Abilities, Person
-from support.actors.questions import audit
+from support.actors.questions import audit, stored
 from support.contract import revoked_key
 from support.probes import eventually
 from support.stack import Stack
@@ -78,6 +78,7 @@ class Cast:
         people = list(self.people.values())
         problems = [p for person in people for p in await audit.await_endings(person)]
         problems += [p for person in people for p in audit.problems_of(person)]
+        problems += [p for person in people for p in stored.durability_problems(person)]
         clients = [c for p in people for c in p.connections if c.is_open]
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         ids = [person.user_id for person in people]
