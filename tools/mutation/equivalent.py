@@ -1,0 +1,74 @@
+"""Mutants no program can tell from the original, each with the reason why.
+
+A rule covers a whole kind (an operator applied inside a type annotation, which
+`from __future__ import annotations` keeps from ever being evaluated); `LISTED` names
+single cases found by reading a survivor, by module, operator and the source line's text,
+so a listing survives edits elsewhere in the module.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["LISTED", "Listed", "why_equivalent"]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One equivalent mutant: where, which operator, the line it changes, and why."""
+
+    module: str
+    operator: str
+    line_text: str
+    reason: str
+
+
+LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/runs.py", "ReplaceComparisonOperator_Eq_IsNot",
+           ".where(and_(events_t.c.user_id == user_id, events_t.c.thread_id == thread_id,",
+           "a thread's events are read only after the thread was found to be the user's "
+           "(EventStore.thread_events_after reads the thread first, in the same "
+           "transaction), so dropping the "
+           "user from this filter changes no answer"),
+)
+
+
+@cache
+def _annotation_spans(path: Path) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+    """(start, end) positions of every annotation in a module whose annotations are never
+    evaluated (it imports `annotations` from `__future__`)."""
+    tree = ast.parse(path.read_text())
+    postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                    and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    if not postponed:
+        return ()
+    found = []
+    for node in ast.walk(tree):
+        annotations = []
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            annotations.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            annotations.append(node.returns)
+        for annotation in annotations:
+            found.append(((annotation.lineno, annotation.col_offset),
+                          (annotation.end_lineno or annotation.lineno,
+                           annotation.end_col_offset or 0)))
+    return tuple(found)
+
+
+def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int],
+                   end: tuple[int, int]) -> str | None:
+    """The reason a mutant is equivalent, or None when it is not known to be."""
+    path = root / module
+    for first, last in _annotation_spans(path):
+        if first <= start and end <= last:
+            return ("it changes a type annotation, which this module never evaluates "
+                    "(from __future__ import annotations)")
+    line = path.read_text().splitlines()[start[0] - 1].strip()
+    for case in LISTED:
+        if case.module == module and operator.endswith(case.operator) and case.line_text == line:
+            return case.reason
+    return None
