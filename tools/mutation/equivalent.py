@@ -26,13 +26,33 @@ class Listed:
     reason: str
 
 
+_UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
+           "through it, so no answer of the service can change")
 LISTED: tuple[Listed, ...] = (
     Listed("chat/store/runs.py", "ReplaceComparisonOperator_Eq_IsNot",
            ".where(and_(events_t.c.user_id == user_id, events_t.c.thread_id == thread_id,",
            "a thread's events are read only after the thread was found to be the user's "
            "(EventStore.thread_events_after reads the thread first, in the same "
-           "transaction), so dropping the "
-           "user from this filter changes no answer"),
+           "transaction), so dropping the user from this filter changes no answer"),
+    Listed("chat/store/runs.py", "", "and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id)",
+           _UNUSED),
+    Listed("chat/store/conversations.py", "",
+           '.where(and_(messages_t.c.user_id == bindparam("b_user"),', _UNUSED),
+    Listed("chat/store/conversations.py", "",
+           'messages_t.c.thread_id == bindparam("b_thread")))', _UNUSED),
+    Listed("chat/store/runs.py", "ReplaceComparisonOperator_NotEq_IsNot",
+           "(runs_t.c.gateway_id != except_gateway) | runs_t.c.gateway_id.is_(None))",
+           "the gateway's own runs, if listed, are left alone again: recovery fails only the "
+           "runs of gateways whose heartbeat has gone, and its own is alive"),
+    Listed("chat/runs/events.py", "ReplaceComparisonOperator_Eq_LtE",
+           'result=response if status == "completed" else None,',
+           "a run's status is only ever 'completed' or 'failed', and 'failed' <= 'completed' "
+           "is false just as 'failed' == 'completed' is"),
+    Listed("chat/runs/faults.py", "", "if self.dropped % 1000 == 1:",
+           "it only decides how often a warning is logged about dropped cache repairs"),
+    Listed("chat/runs/faults.py", "ReplaceComparisonOperator_Is_Eq",
+           "if self._pending.get(key) is action:",
+           "the actions are functions, which are equal only when they are the same object"),
 )
 
 
