@@ -18,6 +18,11 @@ def loses_connection(context, user):
     connecting.loses_connection(context.cast[user])
 
 
+@when("{user:User}'s app closes the connection saying it is going away")
+def closes_going_away(context, user):
+    connecting.leaves_going_away(context.cast[user])
+
+
 @when("{user:User}'s sign-in is revoked")
 def sign_in_revoked(context, user):
     misbehaving.revokes_sign_in(context.cast[user])

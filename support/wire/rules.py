@@ -167,9 +167,10 @@ def frame_problem(frame: Mapping[str, Any]) -> str | None:
 
 def thread_problem(events: Sequence[Event]) -> str | None:
     """The first rule a conversation breaks, judged on everything one connection received
-    of it (replays included): a seq always means the same event, timestamps never go
-    back, every run seen from its start to its ending is well formed, and after a run's
-    ending the next seq starts a new run."""
+    of it (replays included): a seq always means the same event, the seqs seen run
+    without a gap (a connection sees a conversation from where it joined or resumed),
+    timestamps never go back, every run seen from its start to its ending is well formed,
+    and after a run's ending the next seq starts a new run."""
     by_seq: dict[int, Event] = {}
     for event in events:
         seen = by_seq.setdefault(event.seq, event)
@@ -178,6 +179,10 @@ def thread_problem(events: Sequence[Event]) -> str | None:
                     f"again as {event.describe()} of run {event.run_id}")
     ordered = [by_seq[seq] for seq in sorted(by_seq)]
     for before, after in itertools.pairwise(ordered):
+        if after.seq > before.seq + 1:
+            return (f"seq jumped from {before.seq} to {after.seq}: "
+                    f"{', '.join(str(n) for n in range(before.seq + 1, after.seq))} never "
+                    "arrived")
         earlier, later = _utc_instant(before.timestamp), _utc_instant(after.timestamp)
         if earlier is not None and later is not None and later < earlier:
             return (f"the timestamp went back from {before.timestamp} (seq {before.seq}) to "

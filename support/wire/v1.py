@@ -203,9 +203,10 @@ class ChatClient:
             self.log.events(start=sent.mark, run_id=first.run_id),
         )
 
-    async def close(self) -> None:
-        """End the session: a normal close (code 1000), waiting for the close handshake."""
-        await self._connection.close(CLOSE_NORMAL)
+    async def close(self, code: int = CLOSE_NORMAL) -> None:
+        """Close with `code` (a normal close, 1000, ends the session), waiting for the
+        close handshake."""
+        await self._connection.close(code)
         if self._reader is not None:
             await asyncio.wait({self._reader}, timeout=self.timeout)
 

@@ -100,3 +100,10 @@ def test_greetings_and_errors_carry_what_the_contract_names() -> None:
     assert frame_problem({"type": "error", "code": "not_found", "message": "no"}) is None
     assert "code" in str(frame_problem({"type": "error", "code": "oops", "message": "no"}))
     assert "message" in str(frame_problem({"type": "error", "code": "not_found"}))
+
+
+def test_a_seq_that_never_arrives_is_named() -> None:
+    frames = run_frames()
+    del frames[2]
+    problem = thread_problem(events(frames))
+    assert problem is not None and "seq jumped from 2 to 4: 3 never arrived" in problem
