@@ -3,7 +3,7 @@
 from behave import then, when
 
 import support.phrases  # noqa: F401
-from support.actors.questions import seen, stored
+from support.actors.questions import seen, service, stored
 from support.actors.tasks import asking, connecting, misbehaving, resuming
 from support.contract import CLOSE_TOO_BIG, MAX_CONTENT_BYTES, MAX_FRAME_BYTES
 from support.matchers import (
@@ -17,6 +17,11 @@ from support.matchers import (
     refused_because,
     the_same_events_as,
 )
+
+
+@then("the chat service answers that it is healthy")
+def service_healthy(context):
+    service.expect_healthy(context.cast)
 
 
 @when("{user:User} connects with her sign-in")

@@ -179,6 +179,9 @@ def _signature_cut_off(config: SuiteConfig, user_id: str) -> SignIn:
 FORGED_SIGN_INS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
     "a sign-in that names a key the service does not have": lambda config, user: _signed(
         config, user, kid="a-key-the-service-never-had"),
+    # "-" sorts before every id a real key can have (RFC 7638 thumbprints are base64url).
+    "a sign-in that names a key by an id shorter than any real one": lambda config, user: (
+        _signed(config, user, kid="-")),
     "a sign-in with its signature cut off": _signature_cut_off,
     "a sign-in that demands an extension the service does not know": lambda config, user: (
         _signed(config, user, crit=["urn:example:must-understand"],

@@ -4,6 +4,9 @@ Feature: Only signed-in users get a live connection
   survives a bad message, lets a user pick up where they left off, and never shows one
   user another user's conversation.
 
+  Scenario: The chat service says it is up
+    Then the chat service answers that it is healthy
+
   Scenario: A signed-in user is greeted as who they are
     When Alice connects with her sign-in
     Then Alice is greeted as herself

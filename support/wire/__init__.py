@@ -47,6 +47,10 @@ class ChatTarget(Protocol):
     protocol: str
     url: str
 
+    async def health(self) -> int:
+        """The HTTP status of the target's health check."""
+        ...
+
     async def open(self, token: str | None, *, via: str = "header") -> Connection | Refusal:
         """A connection signed in with `token`, or the target's refusal of it."""
         ...

@@ -50,6 +50,12 @@ LISTED: tuple[Listed, ...] = (
            "is false just as 'failed' == 'completed' is"),
     Listed("chat/runs/faults.py", "", "if self.dropped % 1000 == 1:",
            "it only decides how often a warning is logged about dropped cache repairs"),
+    Listed("chat/auth.py", "ReplaceTrueWithFalse", "@dataclass(frozen=True)",
+           "nothing assigns to these records after they are made, so whether they refuse "
+           "it is never seen"),
+    Listed("chat/auth.py", "NumberReplacer", "MAX_REVOCATION_S = 100 * 365 * 86400",
+           "the cap only shortens a revocation of a token valid for a century; the "
+           "service's tokens live minutes to days"),
     Listed("chat/runs/faults.py", "ReplaceComparisonOperator_Is_Eq",
            "if self._pending.get(key) is action:",
            "the actions are functions, which are equal only when they are the same object"),
