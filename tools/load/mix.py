@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from support.wire.codec import RunSeen
 
-__all__ = ["MIX", "MOST_QUESTIONS", "Question", "conversation", "question"]
+__all__ = [
+    "MIX", "MOST_QUESTIONS", "Question", "advised", "answered", "conversation",
+    "explained_division_by_zero", "failed_by_an_agent", "question",
+]
 
 MOST_QUESTIONS = 3
 

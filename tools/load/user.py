@@ -53,14 +53,13 @@ PROJECT = Path(__file__).resolve().parents[2]  # `python -m tools.load` of this 
 
 logger = logging.getLogger("golden_path.load")
 
-# Every Locust process signs users in or passes their settings on, so a missing secret
-# stops it here, before it starts, with one line (help and version still answer).
+# Every Locust process signs users in or hands their settings on, so a missing secret
+# stops it here, before it starts, with one line.
 try:
     CONFIG: SuiteConfig = load_config()
 except ConfigError as exc:
-    if not {"-h", "--help", "-V", "--version"} & set(sys.argv):
-        sys.exit(f"error: {exc}")
-    CONFIG = load_config(signing=False)
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 
 class _Names:
@@ -183,8 +182,8 @@ def _remove_users(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     command = [sys.executable, "-m", "tools.load", "clean", "--prefix", NAMES.prefix]
     if options is not None and getattr(options, "keep_users", False):
-        logger.info("keeping the load's users %s*; remove them with %s", NAMES.prefix,
-                    " ".join(command[1:]))
+        logger.info("keeping the load's users %s*; remove them with python %s",
+                    NAMES.prefix, " ".join(command[1:]))
         return
     if not CONFIG.database_url:
         logger.info("the load's users %s* stay in the gateway's database (no "
