@@ -4,7 +4,7 @@ Locust runs each user in a gevent greenlet and patches the socket module, so a b
 client is cooperative there, while the suite's asyncio client (`support.wire.v1`) would
 need an event loop of its own. This is a thin synchronous client over `websocket-client`:
 frames are built and read by `support.wire.codec`, constants come from `support.contract`,
-and a run is judged by the codec's rules (`run_problem`, `numbering_problem`), so nothing
+and a run is judged by the contract's rules (`support.wire.rules`), so nothing
 of the contract is copied here. Whatever goes wrong raises `StepFailed`, whose text says
 which rule was broken or what happened (a refusal, a timeout, a lost connection).
 """
@@ -25,11 +25,10 @@ from support.wire.codec import (
     Received,
     RunSeen,
     decode,
-    numbering_problem,
     refusal_of,
-    run_problem,
     user_message,
 )
+from support.wire.rules import numbering_problem, run_problem
 
 __all__ = ["StepFailed", "SyncChatClient"]
 
