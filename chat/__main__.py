@@ -69,18 +69,13 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 async def _revoke(redis_url: str, token: str) -> str:
     import redis.asyncio
 
-    from chat.auth import revoke_token, unverified_claims
+    from chat.auth import revoke_by_token
 
-    claims = unverified_claims(token)
-    jti, exp = claims.get("jti"), claims.get("exp")
-    if not isinstance(jti, str) or not isinstance(exp, int):
-        raise SettingsError("the token has no jti or exp claim; nothing to revoke")
     client = redis.asyncio.from_url(redis_url)
     try:
-        await revoke_token(client, jti, exp)
+        return await revoke_by_token(client, token)
     finally:
         await client.aclose()
-    return jti
 
 
 def main(argv: list[str] | None = None) -> int:

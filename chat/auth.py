@@ -353,6 +353,17 @@ async def revoke_token(redis: Any, jti: str, expires_at: int) -> None:
     await Cache(redis).revoke(jti, min(int(expires_at), int(time.time()) + MAX_REVOCATION_S))
 
 
+async def revoke_by_token(redis: Any, token: str) -> str:
+    """The operator's revocation: the token's own `jti` is revoked until its own `exp`;
+    the `jti`. A token without them cannot be revoked (SettingsError)."""
+    claims = unverified_claims(token)
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if not isinstance(jti, str) or not isinstance(exp, int):
+        raise SettingsError("the token has no jti or exp claim; nothing to revoke")
+    await revoke_token(redis, jti, exp)
+    return jti
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """The claims of a token without checking them (used to revoke a token by value)."""
     try:

@@ -5,7 +5,6 @@ from behave import given, then, when
 import support.phrases  # noqa: F401
 from support.actors.questions import cached, stored
 from support.actors.tasks import connecting, misbehaving
-from support.contract import RESULT_TTL_S, SESSION_TTL_S
 from support.matchers import assert_that, cache_entries_of
 
 
@@ -19,6 +18,11 @@ def loses_connection(context, user):
     connecting.loses_connection(context.cast[user])
 
 
+@when("{user:User}'s app closes the connection saying it is going away")
+def closes_going_away(context, user):
+    connecting.leaves_going_away(context.cast[user])
+
+
 @when("{user:User}'s sign-in is revoked")
 def sign_in_revoked(context, user):
     misbehaving.revokes_sign_in(context.cast[user])
@@ -26,8 +30,7 @@ def sign_in_revoked(context, user):
 
 @then("{user:User}'s session is cached and expires within an hour")
 def session_cached(context, user):
-    cached.expect_session_cached(context.cast[user], present=True,
-                                 ttl=(SESSION_TTL_S - 600, SESSION_TTL_S))
+    cached.expect_session_cached(context.cast[user], present=True)
 
 
 @then("{user:User}'s connection is tracked by the cache")
@@ -52,7 +55,7 @@ def session_disconnected(context, user):
 
 @then("{user:User}'s answer is cached for a day")
 def answer_cached(context, user):
-    cached.expect_answer_cached(context.cast[user], ttl=(RESULT_TTL_S - 400, RESULT_TTL_S))
+    cached.expect_answer_cached(context.cast[user])
 
 
 @then("the cache no longer holds {user:User}'s first session or its connection")

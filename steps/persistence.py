@@ -83,6 +83,11 @@ def first_session_ended(context, user):
     stored.expect_session_record(context.cast[user], "ended", index=0)
 
 
+@then("{user:User}'s second session is still recorded as active")
+def second_session_active(context, user):
+    stored.expect_session_record(context.cast[user], "active", index=1)
+
+
 @then("the working notes of {user:User}'s first session are removed")
 def first_session_notes_removed(context, user):
     stored.expect_working_notes(context.cast[user], session=0, kept=False)

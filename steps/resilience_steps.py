@@ -10,7 +10,7 @@ from behave import given, then, when
 import support.phrases  # noqa: F401
 from support.actors.questions import resumed, stored
 from support.actors.tasks import connecting, crashing, crowding, resuming
-from support.matchers import a_run_record, assert_that, equal_to
+from support.matchers import a_run_record, assert_that, equal_to, greater_than
 
 
 @given("a chat service that the suite can crash and start again")
@@ -67,7 +67,22 @@ def recorded_interrupted(context, user):
 def everyone_answered(context):
     survival = crowding.survival(context.cast)
     assert_that(survival.problems, equal_to([]), "what went wrong for people in the crowd")
-    assert_that(survival.completed, equal_to(survival.runs), "questions answered as asked")
+    assert_that(survival.completed, equal_to(crowding.questions_asked(context.cast)),
+                "questions answered as asked")
+
+
+@then("those who lost their connection found their whole answers when they came back")
+def resumed_whole(context):
+    survival = crowding.survival(context.cast)
+    assert_that(survival.resumed, greater_than(0), "people who lost their connection")
+    assert_that(survival.resumed_incomplete, equal_to(0), "answers found incomplete")
+
+
+@then("a question sent twice was answered by one single request")
+def repeated_once(context):
+    survival = crowding.survival(context.cast)
+    assert_that(survival.repeated, greater_than(0), "questions sent twice")
+    assert_that(survival.repeated_new_run, equal_to(0), "questions sent twice and run twice")
 
 
 @then("every question and every answer is saved exactly once")

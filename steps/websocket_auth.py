@@ -3,11 +3,13 @@
 from behave import then, when
 
 import support.phrases  # noqa: F401
-from support.actors.questions import seen, stored
+from support.actors.questions import seen, service, stored
 from support.actors.tasks import asking, connecting, misbehaving, resuming
+from support.contract import CLOSE_TOO_BIG, MAX_CONTENT_BYTES, MAX_FRAME_BYTES
 from support.matchers import (
     a_session_record,
     assert_that,
+    ended,
     equal_to,
     has_properties,
     not_none,
@@ -15,6 +17,11 @@ from support.matchers import (
     refused_because,
     the_same_events_as,
 )
+
+
+@then("the chat service answers that it is healthy")
+def service_healthy(context):
+    service.expect_healthy(context.cast)
 
 
 @when("{user:User} connects with her sign-in")
@@ -104,3 +111,48 @@ def same_answer_twice(context, user):
     first, again = seen.repeated_answers(context.cast[user])
     assert_that(again, the_same_events_as(first))
     assert_that(stored.requests_recorded(context.cast[user]), equal_to(1))
+
+
+@when("{user:User} asks a question of exactly 64 KiB in characters of two bytes each")
+def asks_64_kib(context, user):
+    asking.asks_in_two_byte_characters(context.cast[user], MAX_CONTENT_BYTES)
+
+
+@then("{user:User} gets an answer")
+def gets_an_answer(context, user):
+    assert_that(seen.last_answer(context.cast[user]), ended("completed"))
+
+
+@when("{user:User}'s app sends a message of exactly 1 MiB")
+def sends_1_mib(context, user):
+    misbehaving.sends_message_of(context.cast[user], MAX_FRAME_BYTES)
+
+
+@when("{user:User}'s app sends a message one byte over 1 MiB")
+def sends_over_1_mib(context, user):
+    misbehaving.sends_message_of(context.cast[user], MAX_FRAME_BYTES + 1)
+
+
+@then("{user:User}'s app is disconnected because its message was too big")
+def disconnected_too_big(context, user):
+    seen.expect_closed_with(context.cast[user], CLOSE_TOO_BIG, "its message was too big")
+
+
+@when('{user:User} tries to add "{text:Quoted}" to a conversation nobody has')
+def posts_into_made_up(context, user, text):
+    asking.posts_into_made_up(context.cast[user], text)
+
+
+@then("{user:User} is told the same about both: {problem:Problem}")
+def told_alike(context, user, problem):
+    seen.expect_refused_alike(context.cast[user], problem)
+
+
+@when('{user:User}\'s app sends "{text:Quoted}" as the same message as {other:User}\'s question')
+def sends_as_same_message(context, user, text, other):
+    asking.sends_as_same_message_as(context.cast[user], text, context.cast[other])
+
+
+@then("{user:User}'s request is recorded as his own, apart from {other:User}'s")
+def recorded_apart(context, user, other):
+    stored.expect_request_apart(context.cast[user], context.cast[other])

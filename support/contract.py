@@ -20,6 +20,7 @@ __all__ = [
     "EVENT_TYPES",
     "FRAME_ERRORS",
     "GREETING",
+    "HEALTH_PATH",
     "MAX_CONTENT_BYTES",
     "MAX_FRAME_BYTES",
     "REFUSAL_REASONS",
@@ -34,6 +35,8 @@ __all__ = [
 
 # -- frames ---------------------------------------------------------------------------
 
+PATH = "/ws"  # the WebSocket endpoint
+HEALTH_PATH = "/healthz"  # answers 200 while the service is up
 GREETING = "connection_established"
 EVENT_TYPES = frozenset(
     {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"}

@@ -41,9 +41,10 @@ UNUSABLE_FRAMES: dict[str, str] = {
     "a message without any text": json.dumps(
         {"type": "user_message", "thread_id": None, "message_id": None}
     ),
-    "a question longer than 64 KiB": json.dumps(
-        {"type": "user_message", "content": "x" * (MAX_CONTENT_BYTES + 1), "thread_id": None,
-         "message_id": None}
+    # 32,769 characters, 65,537 bytes of UTF-8: over the limit in bytes, not in characters.
+    "a question one byte over 64 KiB": json.dumps(
+        {"type": "user_message", "content": "é" * (MAX_CONTENT_BYTES // 2) + "a",
+         "thread_id": None, "message_id": None}, ensure_ascii=False
     ),
 }
 

@@ -93,12 +93,14 @@ class Stack:
             return self._agui
         return V1Target(self.gateway_url, self.config.timeout)
 
-    async def revoke(self, token: str, jti: str, expires_at: int) -> None:
-        """Revoke a sign-in the way an operator would."""
+    async def revoke(self, token: str) -> None:
+        """Revoke a sign-in through the product's own operator path, which reads what to
+        revoke from the token itself: in process for the embedded service, else the
+        command `python -m chat revoke`."""
         if self.service_redis is not None:
-            from chat.auth import revoke_token
+            from chat.auth import revoke_by_token
 
-            await revoke_token(self.service_redis, jti, expires_at)
+            await revoke_by_token(self.service_redis, token)
             return
         await _revoke_with_operator_tool(self.config, token)
 

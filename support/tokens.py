@@ -23,13 +23,16 @@ import jwt
 from support.config import SuiteConfig
 
 LIFETIME_S = 900
+# A minute past the end, or before the start, of a sign-in's validity: beyond the 30 s
+# of leeway the contract allows at most, so the gateway must refuse it.
+EDGE_S = 60
 
 # How each bad sign-in is described in the features -> the refusal reason of §5.
 BAD_SIGN_INS: dict[str, str] = {
     "no sign-in at all": "missing",
     "a garbled sign-in": "malformed",
-    "an expired sign-in": "expired",
-    "a sign-in that is not valid yet": "not_yet_valid",
+    "a sign-in that expired a minute ago": "expired",
+    "a sign-in that is valid only a minute from now": "not_yet_valid",
     "a sign-in with a forged signature": "bad_signature",
     "a sign-in meant for another product": "wrong_audience",
     "a sign-in from an unknown issuer": "wrong_issuer",
@@ -101,8 +104,10 @@ def _unsigned(config: SuiteConfig, user_id: str) -> SignIn:
 _MAKERS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
     "no sign-in at all": lambda config, user: SignIn(None, None, None),
     "a garbled sign-in": lambda config, user: SignIn("this-is.not-a.token", None, None),
-    "an expired sign-in": lambda config, user: mint(config, user, lifetime_s=-300),
-    "a sign-in that is not valid yet": lambda config, user: mint(config, user, not_before_in_s=600),
+    "a sign-in that expired a minute ago": lambda config, user: mint(
+        config, user, lifetime_s=-EDGE_S),
+    "a sign-in that is valid only a minute from now": lambda config, user: mint(
+        config, user, not_before_in_s=EDGE_S),
     "a sign-in with a forged signature": lambda config, user: mint(
         config, user, secret=secrets.token_urlsafe(48)
     ),
@@ -174,6 +179,9 @@ def _signature_cut_off(config: SuiteConfig, user_id: str) -> SignIn:
 FORGED_SIGN_INS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
     "a sign-in that names a key the service does not have": lambda config, user: _signed(
         config, user, kid="a-key-the-service-never-had"),
+    # "-" sorts before every id a real key can have (RFC 7638 thumbprints are base64url).
+    "a sign-in that names a key by an id shorter than any real one": lambda config, user: (
+        _signed(config, user, kid="-")),
     "a sign-in with its signature cut off": _signature_cut_off,
     "a sign-in that demands an extension the service does not know": lambda config, user: (
         _signed(config, user, crit=["urn:example:must-understand"],

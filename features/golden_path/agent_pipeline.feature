@@ -23,6 +23,16 @@ Feature: The agents answer a question
     And Alice sees the calculator work out 12.5 - 20 without error
     And Alice gets the answer "12.5 - 20 = -7.5"
 
+  Scenario Outline: The calculator works out <question>
+    When Alice asks "<question>"
+    Then Alice gets the answer "<answer>"
+
+    Examples:
+      | question         | answer       |
+      | What is 7 / 2?   | 7 / 2 = 3.5  |
+      | What is -9 / 3?  | -9 / 3 = -3  |
+      | What is 1.5 * 4? | 1.5 * 4 = 6  |
+
   Scenario: Every tool that starts also finishes, exactly once
     When Alice asks "How can I reduce the cost of my GPU usage?"
     Then Alice sees every tool that starts finish exactly once, before the answer
@@ -39,6 +49,7 @@ Feature: The agents answer a question
     When Alice asks "How can I reduce the cost of my GPU usage?"
     Then the triage, data, optimisation and reporting agents work on Alice's request, in that order
     And Alice's request is recorded as completed by the triage, data, optimisation and reporting agents
+    And Alice gets the answer "Your usage of A100 GPU instance, L4 GPU instance, A100 GPU spot instance costs about $1472.00 a month. Switching off idle time and taking a 35% committed-use discount would bring it to about $686.40, saving $785.60 a month."
 
   @storage
   Scenario: A failing tool is recovered from

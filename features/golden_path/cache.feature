@@ -18,6 +18,13 @@ Feature: The cache knows who is online and what was just answered
     And Alice's session stays cached until it expires
     And Alice's session is recorded as disconnected
 
+  @v1_only
+  Scenario: An app that closes saying it is going away leaves its session disconnected
+    When Alice's app closes the connection saying it is going away
+    Then the cache forgets Alice's connection
+    And Alice's session stays cached until it expires
+    And Alice's session is recorded as disconnected
+
   Scenario: The answer to a request is cached for a day
     When Alice asks "What is 6 * 7?"
     Then Alice's answer is cached for a day

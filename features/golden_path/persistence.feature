@@ -47,6 +47,7 @@ Feature: Conversations are kept
     And Bob has asked "What is 2 + 3?"
     When Alice ends her first session
     Then Alice's first session is recorded as ended
+    And Alice's second session is still recorded as active
     And the working notes of Alice's first session are removed
     And the working notes of Alice's second session are kept
     And Bob's working notes are kept

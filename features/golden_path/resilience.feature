@@ -16,6 +16,8 @@ Feature: Nothing is lost when things go wrong
   Scenario: A busy evening: many people ask at once and everyone gets their own answers
     When 12 people each ask 2 questions at the same time, some losing their connection or sending a question twice
     Then every one of them gets their own answers
+    And those who lost their connection found their whole answers when they came back
+    And a question sent twice was answered by one single request
     And every question and every answer is saved exactly once
     And nobody sees anything of anyone else's conversations
 

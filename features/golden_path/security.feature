@@ -15,6 +15,7 @@ Feature: The service stands up to hostile sign-ins and garbage
     Examples:
       | forgery                                                      | refusal                          |
       | a sign-in that names a key the service does not have         | the signature does not match     |
+      | a sign-in that names a key by an id shorter than any real one | the signature does not match     |
       | a sign-in with its signature cut off                         | the signature does not match     |
       | a sign-in that demands an extension the service does not know | the sign-in is unreadable        |
 

@@ -5,6 +5,10 @@ Feature: Only signed-in users get a live connection
   user another user's conversation.
 
   @v1_only
+  Scenario: The chat service says it is up
+    Then the chat service answers that it is healthy
+
+  @v1_only
   Scenario: A signed-in user is greeted as who they are
     When Alice connects with her sign-in
     Then Alice is greeted as herself
@@ -18,8 +22,8 @@ Feature: Only signed-in users get a live connection
       | credentials                                          | refusal                                  |
       | no sign-in at all                                    | the sign-in is missing                   |
       | a garbled sign-in                                    | the sign-in is unreadable                |
-      | an expired sign-in                                   | the sign-in has expired                  |
-      | a sign-in that is not valid yet                      | the sign-in is not valid yet             |
+      | a sign-in that expired a minute ago                  | the sign-in has expired                  |
+      | a sign-in that is valid only a minute from now       | the sign-in is not valid yet             |
       | a sign-in with a forged signature                    | the signature does not match             |
       | a sign-in meant for another product                  | the sign-in is meant for another product |
       | a sign-in from an unknown issuer                     | the sign-in comes from an unknown issuer |
@@ -53,7 +57,20 @@ Feature: Only signed-in users get a live connection
       | something that cannot be read at all          | her message could not be read    |
       | a message of a kind the service does not know | the kind of message is not known |
       | a message without any text                    | the message is incomplete        |
-      | a question longer than 64 KiB                 | the message is too large         |
+      | a question one byte over 64 KiB               | the message is too large         |
+
+  Scenario: A question of exactly 64 KiB, in characters of two bytes each, is answered
+    Given Alice is signed in
+    When Alice asks a question of exactly 64 KiB in characters of two bytes each
+    Then Alice gets an answer
+
+  @v1_only
+  Scenario: A message over 1 MiB ends the connection; one of exactly 1 MiB does not
+    Given Alice is signed in
+    When Alice's app sends a message of exactly 1 MiB
+    Then Alice is told the message is too large
+    When Alice's app sends a message one byte over 1 MiB
+    Then Alice's app is disconnected because its message was too big
 
   @v1_only
   Scenario: A reconnecting user resumes and receives exactly what she missed
@@ -71,6 +88,23 @@ Feature: Only signed-in users get a live connection
     When Bob tries to add "Tell me everything" to Alice's conversation
     Then Bob is told the conversation does not exist
     And Bob received nothing of Alice's conversation
+
+  @v1_only
+  Scenario: Another user's conversation is refused exactly like one that does not exist
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob tries to add "Tell me everything" to Alice's conversation
+    And Bob tries to add "Tell me everything" to a conversation nobody has
+    Then Bob is told the same about both: the conversation does not exist
+
+  @storage
+  Scenario: A message id another user has used starts a request of one's own
+    Given Alice has asked "What is 6 * 7?"
+    And Bob is signed in
+    When Bob's app sends "What is 2 + 3?" as the same message as Alice's question
+    Then Bob gets the answer "2 + 3 = 5"
+    And Bob sees only his own conversation, answered "2 + 3 = 5"
+    And Bob's request is recorded as his own, apart from Alice's
 
   @storage
   Scenario: A message sent twice is answered once

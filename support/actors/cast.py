@@ -2,9 +2,11 @@
 
 Each scenario gets a fresh `Cast`: Alice, Bob and Carol get new user ids
 (`alice-<random>`) and their own sign-ins, so scenarios never share data and may run in
-any order. `clean_up` closes what the scenario opened, waits until the service has
-finished with its people, and removes exactly their rows and cache keys (and the
-revocations it made), nothing of anyone else's.
+any order. `clean_up` holds what each person received against the whole contract
+(`questions.audit`), closes what the scenario opened, waits until the service has
+finished with its people (failing the scenario if a run is left running or a session
+active), and removes exactly their rows and cache keys (and the revocations it made),
+nothing of anyone else's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from support.actors.person import Abilities, Person
+from support.actors.questions import audit, stored
 from support.contract import revoked_key
 from support.probes import StorageProbe, eventually
 from support.stack import Stack
@@ -62,38 +65,50 @@ class Cast:
         return self.abilities.run(all_of(), "everyone's requests to be answered")
 
     def clean_up(self) -> None:
-        """Close the scenario's connections, let the service settle, remove its data."""
-        self.abilities.run(self._clean_up(), "the scenario's clean-up")
+        """End the scenario: wait for the runs under way, hold everything each person
+        received against the contract, close the connections, wait until the service has
+        finished with its people, and remove their data; then fail the scenario, saying
+        why, if anything was broken or left running."""
+        problems = self.abilities.run_for(self._clean_up(), self.abilities.timeout * 6,
+                                          "the scenario's clean-up")
+        if problems:
+            raise AssertionError("after the scenario's steps: " + "; ".join(problems))
 
-    async def _clean_up(self) -> None:
-        clients = [c for p in self.people.values() for c in p.connections if c.is_open]
+    async def _clean_up(self) -> list[str]:
+        people = list(self.people.values())
+        problems = [p for person in people for p in await audit.await_endings(person)]
+        problems += [p for person in people for p in audit.problems_of(person)]
+        problems += [p for person in people for p in stored.durability_problems(person)]
+        clients = [c for p in people for c in p.connections if c.is_open]
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        ids = [person.user_id for person in self.people.values()]
+        ids = [person.user_id for person in people]
         storage, cache = self.stack.storage, self.stack.cache
         if not ids or storage is None or cache is None:
-            return  # an agent whose storage the suite cannot read keeps its own data
-        await _settled(storage, ids, self.abilities.timeout)
-        await storage.delete_users(ids)
-        revoked = [revoked_key(jti) for p in self.people.values()
-                   for jti in p.recall("revoked sign-ins", [])]
-        await cache.delete_users(ids, revoked)
+            return problems  # an agent whose storage the suite cannot read keeps its data
+        try:
+            await _settled(storage, ids, self.abilities.timeout)
+        except AssertionError as exc:
+            problems.append(str(exc))
+        finally:
+            await storage.delete_users(ids)
+            revoked = [revoked_key(jti) for p in people for jti in p.recall("revoked sign-ins", [])]
+            await cache.delete_users(ids, revoked)
+        return problems
 
 
 async def _settled(storage: StorageProbe, user_ids: Sequence[str], timeout: float) -> None:
-    """Wait (bounded) until the service has finished with these users' sessions and runs,
-    so it writes nothing after the clean-up; carries on regardless when time runs out."""
+    """Wait (bounded) until the service has finished with these users: no session still
+    `active`, no run still `running`; fails naming what is left."""
 
-    async def busy() -> int:
+    async def busy() -> list[str]:
         sessions = await storage.sessions_of(user_ids)
-        runs = [
-            row
-            for user_id in user_ids
-            for row in await storage.executions_of(user_id)
-            if row.get("status") == "running"
-        ]
-        return sum(1 for s in sessions if s.get("status") == "active") + len(runs)
+        left = [f"session {s.get('id')} of {s.get('user_id')} still active"
+                for s in sessions if s.get("status") == "active"]
+        for user_id in user_ids:
+            left += [f"run {row.get('id')} of {user_id} still running"
+                     for row in await storage.executions_of(user_id)
+                     if row.get("status") == "running"]
+        return left
 
-    try:
-        await eventually(busy, lambda n: n == 0, what="the service to settle", timeout=timeout)
-    except AssertionError:
-        pass
+    await eventually(busy, lambda left: not left, what="the service to finish with the "
+                     "scenario's people", timeout=timeout, describe="; ".join)

@@ -39,7 +39,7 @@ class Abilities:
     config: SuiteConfig
     storage_probe: StorageProbe | None = None
     cache_probe: CacheProbe | None = None
-    revoker: Callable[[str, str, int], Awaitable[None]] | None = None
+    revoker: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def storage(self) -> StorageProbe:
@@ -53,10 +53,11 @@ class Abilities:
             raise AssertionError("this person cannot read the product's cache")
         return self.cache_probe
 
-    async def revoke(self, token: str, jti: str, expires_at: int) -> None:
+    async def revoke(self, token: str) -> None:
+        """Revoke a sign-in the way an operator does: by the token alone."""
         if self.revoker is None:
             raise AssertionError("this person cannot revoke sign-ins")
-        await self.revoker(token, jti, expires_at)
+        await self.revoker(token)
 
     @property
     def timeout(self) -> float:

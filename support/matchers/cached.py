@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hamcrest.core.matcher import Matcher
 
-from support.contract import namespace
+from support.contract import namespace, revoked_key
 from support.matchers.base import ProblemMatcher, problem_of
 
 Rows = Sequence[Mapping[str, Any]]
@@ -39,17 +40,27 @@ def cache_entries_of(
     runs: Iterable[str],
     threads: Iterable[str],
 ) -> Matcher[Mapping[str, Any]]:
-    """A user's cache entries (key -> parsed value): all under `gp:{user_id}:`, each about
-    one of the user's own sessions, connections and requests, and none of those missing."""
+    """The whole cache (key -> parsed value) as one user's entries should lie in it: every
+    entry about the user (naming any of their ids) filed under `gp:{user_id}:` (revocations
+    aside, which have their own space), every entry there about one of the user's own
+    sessions, connections and requests, and none of those missing."""
     prefix = namespace(user_id)
     own = {"session": set(sessions), "conn": set(connections), "result": set(runs)}
     own_threads = set(threads)
+    own_ids = {user_id, *own_threads, *(ident for ids in own.values() for ident in ids)}
 
     def problem(entries: Mapping[str, Any]) -> str | None:
         found: dict[str, set[str]] = {kind: set() for kind in own}
         for key, value in sorted(entries.items()):
             if not key.startswith(prefix):
-                return f"{key} is filed outside the user's space"
+                if key.startswith(revoked_key("")):
+                    continue
+                text = f"{key} {json.dumps(value, default=str)}"
+                named = sorted(ident for ident in own_ids if ident and ident in text)
+                if named:
+                    return (f"{key} is filed outside the user's space but is about the user "
+                            f"({', '.join(named)}): {value!r}")
+                continue
             kind, _, ident = key[len(prefix):].partition(":")
             if kind not in own:
                 continue

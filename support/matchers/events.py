@@ -10,7 +10,8 @@ from hamcrest.core.matcher import Matcher
 from hamcrest.core.string_description import StringDescription
 
 from support.matchers.base import ProblemMatcher
-from support.wire.codec import Event, Refusal, numbering_problem, run_problem
+from support.wire.codec import Event, Refusal
+from support.wire.rules import numbering_problem, run_problem
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -139,7 +140,9 @@ def ended(
         done = [e for e in events if e.type == "agent_completed"]
         if not done:
             return f"the run never ended; saw {_labels(events)}"
-        payload = done[-1].payload
+        if len(done) > 1:
+            return f"the run ended {len(done)} times: {_labels(done)}"
+        payload = done[0].payload
         if payload.get("status") != status:
             return f"the run ended {payload.get('status')} with {dict(payload)}"
         if response is not None and not response.matches(payload.get("response")):

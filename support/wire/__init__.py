@@ -35,7 +35,7 @@ class Connection(Protocol):
 
     async def run_of(self, sent: SentMessage, *, timeout: float | None = None) -> RunSeen: ...
 
-    async def close(self) -> None: ...
+    async def close(self, code: int = ...) -> None: ...
 
     async def drop(self) -> None: ...
 
@@ -48,6 +48,10 @@ class ChatTarget(Protocol):
 
     protocol: str
     url: str
+
+    async def health(self) -> int:
+        """The HTTP status of the target's health check."""
+        ...
 
     async def open(self, token: str | None, *, via: str = "header") -> Connection | Refusal:
         """A connection signed in with `token`, or the target's refusal of it."""

@@ -20,6 +20,7 @@ import json
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -44,6 +45,7 @@ def run_input(content: str, thread_id: str, message_id: str) -> dict[str, Any]:
 class AguiConnection:
     """One person's sign-in to an AG-UI endpoint; each question is one streamed request."""
 
+    protocol = "ag-ui"
     connection_id: str | None = None
     user_id: str | None = None
 
@@ -138,8 +140,9 @@ class AguiConnection:
         return RunSeen(first.run_id, first.thread_id,
                        self.log.events(start=sent.mark, run_id=first.run_id))
 
-    async def close(self) -> None:
-        """Stop reading every stream still open (their runs go on at the agent)."""
+    async def close(self, code: int | None = None) -> None:
+        """Stop reading every stream still open (their runs go on at the agent); AG-UI
+        has no close code, so `code` changes nothing."""
         await self.drop()
 
     async def drop(self) -> None:
@@ -170,6 +173,16 @@ class AguiTarget:
                                              trust_env=False,
                                              limits=httpx.Limits(max_connections=200))
         return self._client
+
+    async def health(self) -> int:
+        """The HTTP status of `GET /healthz` on the agent's host (AG-UI names no health
+        check; the reference service and the peer answer one)."""
+        parts = urlsplit(self.url)
+        try:
+            answer = await self._http().get(f"{parts.scheme}://{parts.netloc}/healthz")
+        except httpx.HTTPError as exc:
+            raise AssertionError(f"could not reach {parts.netloc}: {exc}") from None
+        return answer.status_code
 
     async def open(self, token: str | None, *, via: str = "header",
                    reading: bool = True) -> AguiConnection | Refusal:

@@ -9,10 +9,9 @@ first broken rule as a sentence a product reader understands, or None.
 
 from __future__ import annotations
 
-import itertools
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,8 @@ __all__ = [
     "RunSeen",
     "SentMessage",
     "decode",
-    "numbering_problem",
     "refusal_of",
     "resume_frame",
-    "run_problem",
     "user_message",
 ]
 
@@ -67,6 +64,8 @@ class Event:
     seq: int
     timestamp: Any
     payload: Mapping[str, Any]
+    # The frame as it arrived, for the checks of every field the contract names.
+    frame: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_frame(cls, frame: Mapping[str, Any]) -> Event:
@@ -78,6 +77,7 @@ class Event:
             thread_id=str(frame.get("thread_id")),
             seq=seq if isinstance(seq, int) else -1,
             timestamp=frame.get("timestamp"),
+            frame=frame,
             payload=payload if isinstance(payload, dict) else {},
         )
 
@@ -195,80 +195,3 @@ def refusal_of(status: int, body_bytes: bytes | None) -> Refusal:
     except ValueError:
         pass
     return Refusal(status, error, reason, body)
-
-
-# -- the rules of a run -----------------------------------------------------------------
-
-
-def run_problem(events: Sequence[Event]) -> str | None:
-    """The first rule of a run its events break, or None: agent_started first, some
-    agent_thinking, every tool_executing answered by one tool_completed for the same call,
-    one agent_completed, last."""
-    if not events:
-        return "no events arrived"
-    if events[0].type != "agent_started":
-        return f"the run began with {events[0].describe()}, not agent_started"
-    starts = [e for e in events if e.type == "agent_started"]
-    if len(starts) > 1:
-        return f"agent_started arrived {len(starts)} times (seq {', '.join(str(e.seq) for e in starts)})"
-    open_calls: dict[str, Event] = {}
-    finished_calls: set[str] = set()
-    for index, event in enumerate(events):
-        if event.type == "tool_executing":
-            call = str(event.call_id)
-            if call in open_calls or call in finished_calls:
-                return f"tool_executing arrived twice for call {call}"
-            open_calls[call] = event
-        elif event.type == "tool_completed":
-            call = str(event.call_id)
-            if call in finished_calls:
-                return f"tool_completed arrived twice for call {call}"
-            if call not in open_calls:
-                return f"tool_completed for call {call} arrived without its tool_executing"
-            started = open_calls.pop(call)
-            if started.tool != event.tool:
-                return (
-                    f"call {call} started tool {started.tool} but completed as tool {event.tool}"
-                )
-            finished_calls.add(call)
-        elif event.type == "agent_completed":
-            if open_calls:
-                call = next(iter(open_calls))
-                return (
-                    f"expected tool_completed after tool_executing for call {call}, "
-                    f"got agent_completed"
-                )
-            if index != len(events) - 1:
-                after = events[index + 1]
-                return f"{after.describe()} arrived after agent_completed ended the run"
-    if events[-1].type != "agent_completed":
-        if open_calls:
-            call = next(iter(open_calls))
-            return (
-                f"expected tool_completed after tool_executing for call {call}, "
-                f"got {events[-1].describe()} and then nothing"
-            )
-        return f"the run never ended: the last event was {events[-1].describe()}"
-    if not any(e.type == "agent_thinking" for e in events):
-        return "no agent said what it was doing (no agent_thinking)"
-    return None
-
-
-def numbering_problem(events: Sequence[Event], first: int | None = None) -> str | None:
-    """The first break in `seq` growing by one (from `first`, if given), or None."""
-    if not events:
-        return "no events arrived"
-    seqs = [e.seq for e in events]
-    if first is not None and seqs[0] != first:
-        return f"numbering began at seq {seqs[0]}, expected {first}"
-    for previous, current in itertools.pairwise(seqs):
-        if current == previous:
-            return f"seq {current} arrived twice"
-        if current < previous:
-            return f"seq went back from {previous} to {current}"
-        if current > previous + 1:
-            missing = ", ".join(str(n) for n in range(previous + 1, current))
-            return f"seq jumped from {previous} to {current}: {missing} missing"
-    return None
-
-

@@ -43,6 +43,10 @@ GARBAGE: dict[str, str | bytes] = {
     "a question that is a list": json.dumps({"type": "user_message", "content": ["hi"]}),
     "a conversation id that is an object": json.dumps(
         {"type": "user_message", "content": "hi", "thread_id": {"$ne": None}}),
+    "an empty message id": json.dumps(
+        {"type": "user_message", "content": "hi", "thread_id": None, "message_id": ""}),
+    "an empty conversation id": json.dumps(
+        {"type": "user_message", "content": "hi", "thread_id": ""}),
     "a conversation id 10 000 characters long": json.dumps(
         {"type": "user_message", "content": "hi", "thread_id": "t" * 10_000}),
     "a made-up conversation": json.dumps(

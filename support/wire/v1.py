@@ -19,6 +19,8 @@ import asyncio
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +28,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from support.contract import CLOSE_NORMAL, GREETING, MAX_FRAME_BYTES
+from support.contract import CLOSE_NORMAL, GREETING, HEALTH_PATH, MAX_FRAME_BYTES
 from support.metrics import METRICS
 from support.wire.codec import (
     Event,
@@ -203,9 +205,10 @@ class ChatClient:
             self.log.events(start=sent.mark, run_id=first.run_id),
         )
 
-    async def close(self) -> None:
-        """End the session: a normal close (code 1000), waiting for the close handshake."""
-        await self._connection.close(CLOSE_NORMAL)
+    async def close(self, code: int = CLOSE_NORMAL) -> None:
+        """Close with `code` (a normal close, 1000, ends the session), waiting for the
+        close handshake."""
+        await self._connection.close(code)
         if self._reader is not None:
             await asyncio.wait({self._reader}, timeout=self.timeout)
 
@@ -242,6 +245,23 @@ class V1Target:
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
+
+    async def health(self) -> int:
+        """The HTTP status of the service's health check (GET /healthz on the same host)."""
+        parts = urlsplit(self.url)
+        scheme = "https" if parts.scheme == "wss" else "http"
+        address = f"{scheme}://{parts.netloc}{HEALTH_PATH}"
+
+        def status() -> int:
+            try:
+                with urllib.request.urlopen(address, timeout=self.timeout) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as refused:
+                return int(refused.code)
+            except OSError as exc:
+                raise AssertionError(f"could not reach {address}: {exc}") from None
+
+        return await asyncio.to_thread(status)
 
     async def open(self, token: str | None, *, via: str = "header",
                    reading: bool = True) -> ChatClient | Refusal:

@@ -11,7 +11,8 @@ import pytest
 from support.areas import not_checked, reason_to_skip
 from support.config import ConfigError, SuiteConfig
 from support.wire.agui_codec import NOT_AGUI, Translation, stream_problem, validated
-from support.wire.codec import Event, run_problem
+from support.wire.codec import Event
+from support.wire.rules import run_problem
 
 SECRET = "s" * 40
 

@@ -40,6 +40,8 @@ PYTEST_S = 300
 SOAK_S = 180
 BEHAVE_S = 240
 GATEWAY_START_S = 30
+MUTATION_S = 600
+MUTANTS_SAMPLED = 6
 PYTEST_NO_TESTS = 5
 # Settings a run must not inherit: each run is given exactly the ones it is about.
 RUN_SETTINGS = ("GOLDEN_PATH_BACKENDS", "GOLDEN_PATH_DATABASE_URL", "GOLDEN_PATH_REDIS_URL",
@@ -181,6 +183,14 @@ def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], Non
         gate.fail("soak")
 
     suite_run(gate, "embedded", base_env, {})
+
+    # Gate strength, bounded: a random sample of mutants of the service, each judged by
+    # the embedded suite; the stage fails when the tool cannot judge (the suite fails
+    # unmutated), and the survivors are listed in reports/mutation/.
+    mutation = [sys.executable, "-m", "tools.mutation", "--sample", str(MUTANTS_SAMPLED),
+                "--out", str(REPORTS / "mutation")]
+    if gate.stage("mutation-sample", MUTATION_S, mutation, env=base_env) != 0:
+        gate.fail("mutation-sample")
     suite_run(gate, "real", real_env, real, "-D", "backends=real")
     # The same suite over AG-UI (DESIGN §5.2), against the reference service's /agui.
     suite_run(gate, "agui", base_env, {}, "-D", "protocol=ag-ui")

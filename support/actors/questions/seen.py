@@ -18,6 +18,7 @@ __all__ = [
     "expect_closed_with",
     "expect_missed_events_after_resuming",
     "expect_other_connections_unharmed",
+    "expect_refused_alike",
     "expect_sign_in_ran_out",
     "expect_told",
     "expect_told_about_each_piece",
@@ -146,6 +147,23 @@ def expect_told_about_each_piece(person: Person) -> None:
             f"expected {what}, with codes of the contract, nothing started and the "
             f"connection open; unexpected: {unexpected or 'none'}; arrived: "
             f"{log.summary(start=mark)}")
+
+
+def expect_refused_alike(person: Person, code: str) -> None:
+    """Every message the person sent into a conversation was refused with `code` and the
+    same words (the conversation's id aside): nothing tells one refusal from another. The
+    service answers a connection's frames in order, so the n-th error answers the n-th."""
+    log, posts = person.connection.log, person.recall("posts into conversations")
+    first = posts[0][1]
+    what = f"{person.name} to be told about each of {len(posts)} messages"
+    person.abilities.run(
+        log.eventually(lambda lg: len(lg.errors(start=first)) >= len(posts), what=what,
+                       timeout=person.abilities.timeout), what)
+    told = [(reply.code, reply.message.replace(thread_id, "<conversation>"))
+            for (thread_id, _), reply in zip(posts, log.errors(start=first), strict=False)]
+    if len(set(told)) != 1 or told[0][0] != code:
+        raise AssertionError(f"expected {person.name} to be told {code!r} the same way each "
+                             f"time; was told {told}")
 
 
 def expect_closed_with(person: Person, code: int, why: str) -> None:

@@ -11,8 +11,10 @@ from support.matchers import a_conversation, a_session_record, assert_that, work
 
 __all__ = [
     "conversations",
+    "durability_problems",
     "expect_conversations_saved",
     "expect_nobody_let_in",
+    "expect_request_apart",
     "expect_run_record",
     "expect_session_record",
     "expect_working_notes",
@@ -118,6 +120,20 @@ def requests_recorded(person: Person) -> int:
     return len(person.abilities.read(person.abilities.storage.executions_of(person.user_id)))
 
 
+def expect_request_apart(person: Person, other: Person) -> None:
+    """The person's request is recorded as theirs and is not `other`'s, whose record
+    still names `other`."""
+    mine, theirs = person.recall("request"), other.recall("request")
+    records = {run_id: person.abilities.read(person.abilities.storage.execution(run_id))
+               for run_id in (mine, theirs)}
+    if mine == theirs or (records[mine] or {}).get("user_id") != person.user_id \
+            or (records[theirs] or {}).get("user_id") != other.user_id:
+        raise AssertionError(
+            f"expected {person.name}'s request {mine} to be recorded as theirs, apart from "
+            f"{other.name}'s {theirs}; recorded: " + ", ".join(
+                f"{run_id} of {(row or {}).get('user_id')}" for run_id, row in records.items()))
+
+
 def expect_nobody_let_in(person: Person) -> None:
     """No session was ever recorded for the person's user id."""
     rows = person.abilities.read(person.abilities.storage.sessions_of([person.user_id]))
@@ -125,3 +141,31 @@ def expect_nobody_let_in(person: Person) -> None:
         raise AssertionError(
             f"expected nobody to be let in as {person.name}; sessions recorded: "
             + ", ".join(f"{row.get('id')} ({row.get('status')})" for row in rows))
+
+
+def durability_problems(person: Person) -> list[str]:
+    """For every question the person asked: the message was stored when the agents
+    started, and the reply and the finished record when the answer arrived."""
+    problems = []
+    for moment in person.recall("durable moments", []):
+        run, question = moment.run, moment.question
+        asked = [m for m in moment.at_start.messages
+                 if m.get("role") == "user" and m.get("content") == question]
+        if not asked:
+            problems.append(f"{person.name}'s question {question[:60]!r} was not stored yet "
+                            f"when the agents started on it (run {run.run_id})")
+        done = run.completion
+        status = done.payload.get("status") if done else None
+        replies = [m for m in moment.at_end.messages
+                   if m.get("role") == "assistant" and m.get("content") == run.response]
+        record = moment.at_end.record or {}
+        if status == "completed" and not replies:
+            problems.append(f"the answer to {person.name}'s {question[:60]!r} was not stored "
+                            f"when it arrived (run {run.run_id})")
+        if record.get("status") != status or (
+                status == "completed" and record.get("result") != run.response):
+            problems.append(
+                f"when the answer to {person.name}'s {question[:60]!r} arrived, run "
+                f"{run.run_id} was recorded as {record.get('status')!r} with result "
+                f"{record.get('result')!r}, not {status!r} with the answer seen")
+    return problems

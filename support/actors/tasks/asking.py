@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import secrets
 
+from support.actors.moments import DurableMoments, moment_read
 from support.actors.person import Answered, Person
 from support.wire.codec import Event, RunSeen, SentMessage
 
 __all__ = [
     "asking",
     "asks",
+    "asks_in_two_byte_characters",
     "asks_on",
     "awaits_answer",
     "posts_into",
+    "posts_into_made_up",
+    "sends_as_same_message_as",
     "sends_twice",
     "starts_asking",
 ]
@@ -25,11 +29,23 @@ def _answered(person: Person, question: str, run: RunSeen) -> None:
     person.remember("request", run.run_id)
 
 
-async def asking(person: Person, text: str, *, same_conversation: bool = False) -> RunSeen:
-    """Send a question and wait for its whole run (a coroutine, for people asking at once)."""
+async def asking(person: Person, text: str, *, same_conversation: bool = False,
+                 message_id: str | None = None) -> RunSeen:
+    """Send a question and wait for its whole run (a coroutine, for people asking at once).
+    What storage holds is read the moment the agents start and the moment the answer
+    arrives, the moments the contract makes it durable (`questions.stored`)."""
     thread = person.recall("conversation") if same_conversation else None
-    sent = await person.connection.send_message(text, thread_id=thread)
-    run = await person.connection.run_of(sent)
+    client = person.connection
+    sent = await client.send_message(text, thread_id=thread, message_id=message_id)
+    person.remember("message id", sent.message_id)
+    started = await client.log.expect_event(start=sent.mark, timeout=client.timeout,
+                                            what=f"the agents to start on {text!r}")
+    at_start = await moment_read(person, started.run_id, started.thread_id)
+    run = await client.run_of(sent)
+    at_end = await moment_read(person, run.run_id, run.thread_id)
+    if at_start is not None and at_end is not None:
+        person.remember("durable moments", [*person.recall("durable moments", []),
+                                            DurableMoments(text, run, at_start, at_end)])
     _answered(person, text, run)
     return run
 
@@ -37,6 +53,19 @@ async def asking(person: Person, text: str, *, same_conversation: bool = False) 
 def asks(person: Person, text: str, *, same_conversation: bool = False) -> RunSeen:
     """Ask over the current connection and wait for the answer."""
     return person.abilities.run(asking(person, text, same_conversation=same_conversation),
+                                f"{person.name} to be answered {text!r}")
+
+
+def asks_in_two_byte_characters(person: Person, size: int) -> RunSeen:
+    """Ask a question of exactly `size` bytes of UTF-8, in characters of two bytes each."""
+    text = "é" * (size // 2) + "a" * (size % 2)
+    return person.abilities.run(asking(person, text),
+                                f"{person.name}'s question of {size} bytes to be answered")
+
+
+def sends_as_same_message_as(person: Person, text: str, other: Person) -> RunSeen:
+    """Ask with the message id of `other`'s last question, and wait for the answer."""
+    return person.abilities.run(asking(person, text, message_id=other.recall("message id")),
                                 f"{person.name} to be answered {text!r}")
 
 
@@ -91,7 +120,14 @@ def sends_twice(person: Person, text: str) -> None:
 
 
 def posts_into(person: Person, thread_id: str, text: str) -> None:
-    """Send a message into a given conversation (possibly someone else's)."""
+    """Send a message into a given conversation (possibly someone else's, or none)."""
     sent = person.abilities.run(person.connection.send_message(text, thread_id=thread_id),
                                 f"{person.name} to send")
     person.remember("reply position", sent.mark)
+    person.remember("posts into conversations",
+                    [*person.recall("posts into conversations", []), (thread_id, sent.mark)])
+
+
+def posts_into_made_up(person: Person, text: str) -> None:
+    """Send a message into a conversation nobody has."""
+    posts_into(person, f"thr_{secrets.token_hex(16)}", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from support.actors.person import Person
+from support.contract import CLOSE_GOING_AWAY
 from support.tokens import SignIn
 from support.wire.codec import Refusal
 from support.wire.v1 import ChatClient
@@ -12,6 +13,7 @@ __all__ = [
     "connects",
     "connects_to",
     "ends_session",
+    "leaves_going_away",
     "loses_connection",
     "tries_to_connect",
 ]
@@ -60,6 +62,13 @@ def ends_session(person: Person, index: int = 0) -> None:
     """Close one of the person's connections normally (the session ends)."""
     client = person.connections[index]
     person.abilities.run(client.close(), f"{person.name}'s session {index + 1} to close")
+
+
+def leaves_going_away(person: Person) -> None:
+    """Close the current connection with code 1001 (going away), as a browser tab that
+    closes does: not a normal close, so the session is not ended."""
+    person.abilities.run(person.connection.close(CLOSE_GOING_AWAY),
+                         f"{person.name}'s app to close the connection")
 
 
 def loses_connection(person: Person) -> None:

@@ -9,9 +9,10 @@ from support.actors.crowd import CrowdPlan, crowd
 from support.actors.survival import Survival, check_crowd
 from support.probes import eventually
 
-__all__ = ["crowd_asks", "survival"]
+__all__ = ["crowd_asks", "questions_asked", "survival"]
 
 CROWD = "crowd"
+ASKED = "questions the crowd asked"
 
 
 def crowd_asks(cast: Cast, users: int, runs_each: int) -> Survival:
@@ -31,6 +32,7 @@ def crowd_asks(cast: Cast, users: int, runs_each: int) -> Survival:
 
     survival = cast.abilities.run_for(run(), stack.config.timeout * 6,
                                       f"{users} people to be answered")
+    cast.remember(ASKED, users * runs_each)
     return cast.remember(CROWD, survival)
 
 
@@ -54,3 +56,8 @@ def survival(cast: Cast) -> Survival:
     if found is None:
         raise AssertionError("no crowd has asked anything in this scenario")
     return found
+
+
+def questions_asked(cast: Cast) -> int:
+    """How many questions the scenario's crowd was told to ask."""
+    return int(cast.recall(ASKED, 0))

@@ -4,6 +4,8 @@ that is not valid characters. Every frame goes over the person's real connection
 
 from __future__ import annotations
 
+import json
+
 from support import tokens
 from support.actors.person import Person
 from support.actors.tasks.connecting import connects, tries_to_connect
@@ -13,6 +15,7 @@ from support.wire.garbage import BROKEN_TEXT, GARBAGE
 __all__ = [
     "revokes_sign_in",
     "sends_garbage",
+    "sends_message_of",
     "sends_raw",
     "sends_undecodable_text",
     "signs_in_briefly",
@@ -26,10 +29,9 @@ __all__ = [
 def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
     """An operator revokes the person's sign-in (or `sign_in`) through the product."""
     revoked = sign_in or person.sign_in
-    if revoked.token is None or revoked.jti is None or revoked.expires_at is None:
+    if revoked.token is None or revoked.jti is None:
         raise ValueError("only a real sign-in can be revoked")
-    person.abilities.run(person.abilities.revoke(revoked.token, revoked.jti,
-                                                 revoked.expires_at),
+    person.abilities.run(person.abilities.revoke(revoked.token),
                          f"{person.name}'s sign-in to be revoked")
     person.remember("revoked sign-ins", [*person.recall("revoked sign-ins", []), revoked.jti])
 
@@ -69,6 +71,17 @@ def sends_raw(person: Person, frame: str | bytes) -> None:
     """Send a frame exactly as given over the current connection."""
     mark = person.abilities.run(person.connection.send_raw(frame), f"{person.name} to send")
     person.remember("reply position", mark)
+
+
+def sends_message_of(person: Person, size: int) -> None:
+    """Send a question frame of exactly `size` bytes over the current connection."""
+    envelope = json.dumps({"type": "user_message", "content": "", "thread_id": None,
+                           "message_id": None})
+    padding = size - len(envelope.encode())
+    if padding < 0:
+        raise ValueError(f"a message cannot be as small as {size} bytes")
+    frame = envelope.replace('"content": ""', f'"content": "{"x" * padding}"')
+    sends_raw(person, frame)
 
 
 def sends_garbage(person: Person) -> None:

@@ -1,0 +1,43 @@
+"""`python -m tools.mutation [--sample N] [--seed S]`: see `tools.mutation`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import tools.mutation
+from tools.mutation.report import write
+from tools.mutation.session import SuiteFailed, run_session
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutation",
+                                     description=str(tools.mutation.__doc__).splitlines()[0])
+    parser.add_argument("--sample", type=int, help="try N mutants picked at random "
+                        "(default: all that are not equivalent)")
+    parser.add_argument("--seed", type=int, help="the seed of the random pick")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds the suite may take on one mutant (default 120)")
+    parser.add_argument("--out", default="reports", help="where the reports go")
+    args = parser.parse_args(argv)
+    if args.sample is not None and args.sample < 1:
+        parser.error("--sample must be at least 1")
+    try:
+        outcome = run_session(args.sample, args.seed, args.timeout)
+    except SuiteFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write(outcome, args.sample, args.seed, Path(args.out))
+    print(f"mutants {outcome.mutants}: equivalent {len(outcome.equivalent)}, tried "
+          f"{outcome.tried}, killed {len(outcome.killed)}, survived {len(outcome.survived)}, "
+          f"incompetent {len(outcome.incompetent)}; wrote {args.out}/mutation.json and "
+          f"{args.out}/mutation.md")
+    for mutant in outcome.survived:
+        print(f"  survived: {mutant.module}:{mutant.line} {mutant.operator}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

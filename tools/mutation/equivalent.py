@@ -1,0 +1,100 @@
+"""Mutants no program can tell from the original, each with the reason why.
+
+A rule covers a whole kind (an operator applied inside a type annotation, which
+`from __future__ import annotations` keeps from ever being evaluated); `LISTED` names
+single cases found by reading a survivor, by module, operator and the source line's text,
+so a listing survives edits elsewhere in the module.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["LISTED", "Listed", "why_equivalent"]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One equivalent mutant: where, which operator, the line it changes, and why."""
+
+    module: str
+    operator: str
+    line_text: str
+    reason: str
+
+
+_UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
+           "through it, so no answer of the service can change")
+LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/runs.py", "",
+           ".where(and_(events_t.c.user_id == user_id, events_t.c.thread_id == thread_id,",
+           "a thread's events are read only after the thread was found to be the user's "
+           "(EventStore.thread_events_after reads the thread first, in the same "
+           "transaction), so whatever this filter says of the user changes no answer"),
+    Listed("chat/store/runs.py", "", "and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id)",
+           _UNUSED),
+    Listed("chat/store/conversations.py", "",
+           '.where(and_(messages_t.c.user_id == bindparam("b_user"),', _UNUSED),
+    Listed("chat/store/conversations.py", "",
+           'messages_t.c.thread_id == bindparam("b_thread")))', _UNUSED),
+    Listed("chat/store/runs.py", "",
+           "(runs_t.c.gateway_id != except_gateway) | runs_t.c.gateway_id.is_(None))",
+           "the gateway's own runs, if listed, are left alone again: recovery fails only the "
+           "runs of gateways whose heartbeat has gone, and its own is alive"),
+    Listed("chat/runs/events.py", "ReplaceComparisonOperator_Eq_LtE",
+           'result=response if status == "completed" else None,',
+           "a run's status is only ever 'completed' or 'failed', and 'failed' <= 'completed' "
+           "is false just as 'failed' == 'completed' is"),
+    Listed("chat/runs/faults.py", "", "if self.dropped % 1000 == 1:",
+           "it only decides how often a warning is logged about dropped cache repairs"),
+    Listed("chat/auth.py", "ReplaceTrueWithFalse", "@dataclass(frozen=True)",
+           "nothing assigns to these records after they are made, so whether they refuse "
+           "it is never seen"),
+    Listed("chat/auth.py", "NumberReplacer", "MAX_REVOCATION_S = 100 * 365 * 86400",
+           "the cap only shortens a revocation of a token valid for a century; the "
+           "service's tokens live minutes to days"),
+    Listed("chat/runs/faults.py", "ReplaceComparisonOperator_Is_Eq",
+           "if self._pending.get(key) is action:",
+           "the actions are functions, which are equal only when they are the same object"),
+)
+
+
+@cache
+def _annotation_spans(path: Path) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+    """(start, end) positions of every annotation in a module whose annotations are never
+    evaluated (it imports `annotations` from `__future__`)."""
+    tree = ast.parse(path.read_text())
+    postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                    and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    if not postponed:
+        return ()
+    found = []
+    for node in ast.walk(tree):
+        annotations = []
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            annotations.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            annotations.append(node.returns)
+        for annotation in annotations:
+            found.append(((annotation.lineno, annotation.col_offset),
+                          (annotation.end_lineno or annotation.lineno,
+                           annotation.end_col_offset or 0)))
+    return tuple(found)
+
+
+def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int],
+                   end: tuple[int, int]) -> str | None:
+    """The reason a mutant is equivalent, or None when it is not known to be."""
+    path = root / module
+    for first, last in _annotation_spans(path):
+        if first <= start and end <= last:
+            return ("it changes a type annotation, which this module never evaluates "
+                    "(from __future__ import annotations)")
+    line = path.read_text().splitlines()[start[0] - 1].strip()
+    for case in LISTED:
+        if case.module == module and operator.endswith(case.operator) and case.line_text == line:
+            return case.reason
+    return None

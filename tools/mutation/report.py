@@ -1,0 +1,75 @@
+"""The mutation reports: `reports/mutation.json` for tools, `reports/mutation.md` for
+people (the figures, every survivor with its diff, the equivalent ones by reason)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from tools.mutation import MODULES
+from tools.mutation.session import Mutant, Outcome
+
+__all__ = ["write"]
+
+
+def _entry(mutant: Mutant, *, with_reason: bool = False) -> dict[str, object]:
+    entry = {k: v for k, v in asdict(mutant).items() if k != "reason"}
+    if with_reason:
+        entry["reason"] = mutant.reason
+    return entry
+
+
+def document(outcome: Outcome, sample: int | None, seed: int | None) -> dict[str, object]:
+    return {
+        "tool": "cosmic-ray",
+        "modules": list(MODULES),
+        "mutants": outcome.mutants,
+        "sample": sample,
+        "seed": seed,
+        "tried": outcome.tried,
+        "killed": len(outcome.killed),
+        "survived": [_entry(m) for m in outcome.survived],
+        "incompetent": [_entry(m) for m in outcome.incompetent],
+        "equivalent": [_entry(m, with_reason=True) for m in outcome.equivalent],
+    }
+
+
+def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
+    tried = outcome.tried
+    score = f"{len(outcome.killed) / tried:.0%}" if tried else "-"
+    lines = [
+        "# Gate strength: mutation testing",
+        "",
+        (f"cosmic-ray over {', '.join(f'`{m}`' for m in MODULES)}, the embedded suite as the "
+        "test command."),
+        "",
+        "| mutants | equivalent | tried | killed | survived | incompetent | killed of tried |",
+        "|---|---|---|---|---|---|---|",
+        (f"| {outcome.mutants} | {len(outcome.equivalent)} | {tried} | {len(outcome.killed)} | "
+        f"{len(outcome.survived)} | {len(outcome.incompetent)} | {score} |"),
+        "",
+        ("All mutants that are not equivalent were tried." if sample is None else
+         f"A random sample of {sample} of the mutants that are not equivalent was tried "
+         f"(seed {seed})."),
+        "",
+        "## Survivors: promises nobody checks",
+        "",
+    ]
+    if not outcome.survived:
+        lines.append("None.")
+    for mutant in outcome.survived:
+        lines += [f"### `{mutant.module}` line {mutant.line}: {mutant.operator}", "",
+                  "```diff", mutant.diff.strip(), "```", ""]
+    lines += ["", "## Equivalent mutants", ""]
+    for reason, count in Counter(m.reason for m in outcome.equivalent).most_common():
+        lines.append(f"- {count}: {reason}")
+    return "\n".join(lines) + "\n"
+
+
+def write(outcome: Outcome, sample: int | None, seed: int | None, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "mutation.json").write_text(
+        json.dumps(document(outcome, sample, seed), indent=2) + "\n")
+    (out / "mutation.md").write_text(markdown(outcome, sample, seed))
