@@ -1,9 +1,10 @@
 """`python -m tools.gate`: the CI stages, after `.ci/run` has installed what they need.
 
 It starts PostgreSQL and Redis (`tools.services`, leaving ones of ./.services that already
-run alone), runs pytest and the soak with the real URLs, then the suite five times:
-embedded, on the real backends, over AG-UI (embedded and on the real backends), and
-against `python -m chat serve` in its own process on the real backends. It stops what it
+run alone), runs pytest and the soak with the real URLs, a sample of mutants, then the
+suite six times: embedded, on the real backends, over AG-UI (embedded and on the real
+backends), against `python -m chat serve` in its own process on the real backends, and
+over AG-UI against the pydantic-ai peer in its own process. It stops what it
 started, prints the stage table and the total time, and ends with
 `scenarios: N passed, N failed, N skipped` over the suite runs, also
 when a stage failed; the exit status is non-zero when any stage failed.
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 from support.config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
-from support.processes import GatewaySettings, ProcessFailed, gateway_process
+from support.processes import GatewaySettings, ProcessFailed, ServerProcess, gateway_process
 from tools.gate.scenarios import NoScenarios, count_file
 from tools.gate.stages import Gate
 from tools.services import DEFAULT_DIR, LocalServices, ServicesError
@@ -40,6 +41,7 @@ PYTEST_S = 300
 SOAK_S = 180
 BEHAVE_S = 240
 GATEWAY_START_S = 30
+PEER_READY = "pydantic-ai peer at"
 MUTATION_S = 600
 MUTANTS_SAMPLED = 6
 PYTEST_NO_TESTS = 5
@@ -145,6 +147,32 @@ def external_run(gate: Gate, settings: GatewaySettings, env: Mapping[str, str],
             gateway.remove_log()
 
 
+def peer_run(gate: Gate, settings: GatewaySettings, env: Mapping[str, str],
+             shown_env: Mapping[str, str]) -> None:
+    """The suite over AG-UI against the pydantic-ai peer (`python -m peers.pydantic_ai`,
+    an agent whose protocol side nobody here wrote) in its own process, signing in with the
+    same settings; the areas the suite cannot check there are reported as not checked."""
+    peer = ServerProcess(
+        lambda port: [sys.executable, "-m", "peers.pydantic_ai", "--host", "127.0.0.1",
+                      "--port", str(port)],
+        settings.environment(), PEER_READY, name="peer")
+    with asyncio.Runner() as runner:
+        try:
+            try:
+                url = runner.run(peer.start(timeout=GATEWAY_START_S))
+            except ProcessFailed as exc:
+                gate.say(str(exc))
+                gate.fail("peer-start")
+                return
+            gate.say(f"peer: listening at {url} (pid {peer.pid})")
+            suite_run(gate, "peer", env, shown_env, "-D", "protocol=ag-ui",
+                      "-D", f"agent_url={url}")
+        finally:
+            runner.run(peer.stop())
+            shutil.copyfile(peer.log_path, LOGS / "peer.log")
+            peer.remove_log()
+
+
 def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], None]]) -> None:
     """Every stage in order; the ones whose failure leaves nothing to test end it early."""
     services = _services()
@@ -198,6 +226,8 @@ def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], Non
     settings = GatewaySettings(jwt_secret, DEFAULT_ISSUER, DEFAULT_AUDIENCE,
                                urls["database_url"], urls["redis_url"])
     external_run(gate, settings, real_env, real)
+    secret_env = {"GOLDEN_PATH_JWT_SECRET": jwt_secret}
+    peer_run(gate, settings, {**base_env, **secret_env}, secret_env)
 
 
 def main() -> int:
