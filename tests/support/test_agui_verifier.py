@@ -18,21 +18,19 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from conftest import make_settings, running_service
 
 from support.config import SuiteConfig
 from support.matchers.agui import a_conforming_agui_stream
 from support.matchers.base import problem_of
+from support.processes import ServerProcess
 from support.tokens import mint
 from support.wire.agui import AguiConnection, AguiTarget
 
@@ -107,37 +105,25 @@ def reference_streams() -> list[list[dict[str, Any]]]:
     return asyncio.run(recorded())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def peer(secret: str) -> Iterator[str]:
-    """The pydantic-ai peer in its own process; its AG-UI URL."""
+    """The pydantic-ai peer in its own process (the project's one process supervisor);
+    its AG-UI URL once it listens."""
     if importlib.util.find_spec("pydantic_ai") is None or importlib.util.find_spec("uvicorn") is None:
         pytest.skip("the peer needs its extra: pip install -e '.[peers]'")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "peers.pydantic_ai", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=dict(os.environ, GOLDEN_PATH_JWT_SECRET=secret),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("the peer did not start: "
-                                         + (process.stdout.read() if process.stdout else b"")
-                                         .decode(errors="replace")[-800:]) from None
-        yield f"http://127.0.0.1:{port}/agui"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    from peers.pydantic_ai.__main__ import READY
+
+    process = ServerProcess(
+        lambda port: [sys.executable, "-m", "peers.pydantic_ai", "--host", "127.0.0.1",
+                      "--port", str(port)],
+        dict(os.environ, GOLDEN_PATH_JWT_SECRET=secret), READY, name="peer")
+    with asyncio.Runner() as runner:
+        url = runner.run(process.start())
+        try:
+            yield url
+        finally:
+            runner.run(process.stop())
+            process.remove_log()
 
 
 @pytest.fixture(scope="module")

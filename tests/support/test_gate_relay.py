@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import enum
 import json
-import os
-import queue
 import re
 import secrets
 import subprocess
@@ -33,6 +31,8 @@ from typing import Any
 import pytest
 from conftest import require_real_services
 
+from support.config import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from support.processes import GatewaySettings, gateway_process
 from tools.services import LocalServices, ServiceUrls
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -346,64 +346,19 @@ def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceU
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    real_services: ServiceUrls, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GOLDEN_PATH_")}
-    env.update(
-        GOLDEN_PATH_DATABASE_URL=real_services.database_url,
-        GOLDEN_PATH_REDIS_URL=real_services.redis_url,
-        GOLDEN_PATH_JWT_SECRET=secrets.token_urlsafe(48),
-        PYTHONUNBUFFERED="1",
-    )
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    with open(log, "w", encoding="utf-8") as log_fh:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chat", "serve", "--host", "127.0.0.1", "--port", "0"],
-            cwd=PROJECT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log_fh,
-            text=True,
-        )
-    try:
-        url = _await_listening(process, log)
-        yield Gateway(url=url, env=env)
-    finally:
-        process.terminate()
+def gateway(real_services: ServiceUrls) -> Iterator[Gateway]:
+    """`python -m chat serve` on the real services, under the project's one process
+    supervisor (`support.processes`)."""
+    settings = GatewaySettings(secrets.token_urlsafe(48), DEFAULT_ISSUER, DEFAULT_AUDIENCE,
+                               real_services.database_url, real_services.redis_url)
+    process = gateway_process(settings)
+    with asyncio.Runner() as runner:
+        url = runner.run(process.start(timeout=START_TIMEOUT_S))
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-def _await_listening(process: subprocess.Popen[str], log: Path) -> str:
-    """The ws:// URL from the gateway's "listening on" line, read as it is printed."""
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        try:
-            line = lines.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            pytest.fail(f"the gateway printed no listening line in {START_TIMEOUT_S}s; log {log}")
-        if line is None:
-            pytest.fail(
-                f"the gateway exited (code {process.wait()}) before listening: "
-                f"{log.read_text(encoding='utf-8')[-2000:]}"
-            )
-        if found := re.search(r"(ws://\S+/ws)", line):
-            return found.group(1)
+            yield Gateway(url=url, env=settings.environment())
+        finally:
+            runner.run(process.stop())
+            process.remove_log()
 
 
 @pytest.fixture(scope="module")
