@@ -5,7 +5,7 @@ from behave import then, when
 import support.phrases  # noqa: F401
 from support.actors.questions import seen, service, stored
 from support.actors.tasks import asking, connecting, misbehaving, resuming
-from support.contract import CLOSE_TOO_BIG, MAX_CONTENT_BYTES, MAX_FRAME_BYTES
+from support.contract import CLOSE_TOO_BIG, MAX_CONTENT_BYTES
 from support.matchers import (
     a_session_record,
     assert_that,
@@ -123,14 +123,9 @@ def gets_an_answer(context, user):
     assert_that(seen.last_answer(context.cast[user]), ended("completed"))
 
 
-@when("{user:User}'s app sends a message of exactly 1 MiB")
-def sends_1_mib(context, user):
-    misbehaving.sends_message_of(context.cast[user], MAX_FRAME_BYTES)
-
-
-@when("{user:User}'s app sends a message one byte over 1 MiB")
-def sends_over_1_mib(context, user):
-    misbehaving.sends_message_of(context.cast[user], MAX_FRAME_BYTES + 1)
+@when("{user:User}'s app sends a message {size:FrameSize}")
+def sends_sized_message(context, user, size):
+    misbehaving.sends_message_of(context.cast[user], size)
 
 
 @then("{user:User}'s app is disconnected because its message was too big")

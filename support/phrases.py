@@ -18,7 +18,7 @@ import parse
 from behave import register_type
 
 from support.actors.cast import NAMES
-from support.contract import MAX_CONTENT_BYTES
+from support.contract import MAX_CONTENT_BYTES, MAX_FRAME_BYTES
 from support.tokens import BAD_SIGN_INS, FORGED_SIGN_INS
 
 # How the features say why a connection was refused -> the reason code of §5.
@@ -46,6 +46,12 @@ UNUSABLE_FRAMES: dict[str, str] = {
         {"type": "user_message", "content": "é" * (MAX_CONTENT_BYTES // 2) + "a",
          "thread_id": None, "message_id": None}, ensure_ascii=False
     ),
+}
+
+# How big a message is, in words -> its size in bytes, on both sides of the frame limit.
+FRAME_SIZES: dict[str, int] = {
+    "of exactly 1 MiB": MAX_FRAME_BYTES,
+    "one byte over 1 MiB": MAX_FRAME_BYTES + 1,
 }
 
 # What the user is told, in words -> the error code of the contract.
@@ -111,6 +117,12 @@ def parse_unusable(text: str) -> str:
     return UNUSABLE_FRAMES[text]
 
 
+@parse.with_pattern(_alternatives(FRAME_SIZES))
+def parse_frame_size(text: str) -> int:
+    """A message's size as the features say it -> bytes."""
+    return FRAME_SIZES[text]
+
+
 @parse.with_pattern(_alternatives(FORGED_SIGN_INS))
 def parse_forgery(text: str) -> str:
     """A forged sign-in as the features describe it (keys of `tokens.FORGED_SIGN_INS`)."""
@@ -134,4 +146,5 @@ register_type(
     Unusable=parse_unusable,
     Problem=parse_problem,
     Forgery=parse_forgery,
+    FrameSize=parse_frame_size,
 )

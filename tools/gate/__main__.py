@@ -111,66 +111,49 @@ def suite_run(gate: Gate, name: str, env: Mapping[str, str], shown_env: Mapping[
         gate.fail(stage)
 
 
-def external_run(gate: Gate, settings: GatewaySettings, env: Mapping[str, str],
-                 shown_env: Mapping[str, str]) -> None:
-    """The suite against `python -m chat serve` in its own process (the project's process
-    supervisor), stopped afterwards: SIGTERM, SIGKILL if it does not end in time, which
-    fails the gate. Its log is copied to reports/ci/gateway.log."""
-    log = LOGS / "gateway.log"
-    gateway = gateway_process(settings)
-    gate.note(f"gateway: python -m chat serve --host 127.0.0.1 on a free port (log {log})")
+def served_run(gate: Gate, name: str, server: ServerProcess, run: str,
+               env: Mapping[str, str], shown_env: Mapping[str, str],
+               args_for: Callable[[str], list[str]]) -> None:
+    """The suite (`run`) against a server in its own process (the project's process
+    supervisor), given the server's URL by `args_for`; the server is stopped afterwards:
+    SIGTERM, SIGKILL if it does not end in time, which fails the gate. Its start and stop
+    are rows of the stage table, and its log is copied to reports/ci/<name>.log."""
+    log = LOGS / f"{name}.log"
+    gate.note(f"{name}: python {' '.join(server.command(0)[1:])} on a free port (log {log})")
     with asyncio.Runner() as runner:
         try:
             try:
-                url = runner.run(gateway.start(timeout=GATEWAY_START_S))
+                url = runner.run(server.start(timeout=GATEWAY_START_S))
             except ProcessFailed as exc:
-                gate.row("gateway-start", GATEWAY_START_S, "not ready")
+                gate.row(f"{name}-start", GATEWAY_START_S, "not ready")
                 gate.say(str(exc))
-                gate.fail("gateway-start")
+                gate.fail(f"{name}-start")
                 return
-            assert gateway.started_in_s is not None
-            gate.row("gateway-start", gateway.started_in_s, "ready")
-            gate.say(f"gateway: listening at {url} (pid {gateway.pid})")
+            assert server.started_in_s is not None
+            gate.row(f"{name}-start", server.started_in_s, "ready")
+            gate.say(f"{name}: listening at {url} (pid {server.pid})")
             try:
-                suite_run(gate, "external", env, shown_env,
-                          "-D", f"gateway_url={url}", "-D", "backends=real")
+                suite_run(gate, run, env, shown_env, *args_for(url))
             finally:
-                gate.say(f"stopping the gateway (pid {gateway.pid})")
+                gate.say(f"stopping the {name} (pid {server.pid})")
                 began = time.monotonic()
-                code = runner.run(gateway.stop())
-                gate.row("gateway-stop", time.monotonic() - began, f"exit {code}")
+                code = runner.run(server.stop())
+                gate.row(f"{name}-stop", time.monotonic() - began, f"exit {code}")
                 if code == -signal.SIGKILL:
-                    gate.say("the gateway did not stop after SIGTERM; it was killed")
-                    gate.fail("gateway-stop")
+                    gate.say(f"the {name} did not stop after SIGTERM; it was killed")
+                    gate.fail(f"{name}-stop")
         finally:
-            shutil.copyfile(gateway.log_path, log)
-            gateway.remove_log()
+            shutil.copyfile(server.log_path, log)
+            server.remove_log()
 
 
-def peer_run(gate: Gate, settings: GatewaySettings, env: Mapping[str, str],
-             shown_env: Mapping[str, str]) -> None:
-    """The suite over AG-UI against the pydantic-ai peer (`python -m peers.pydantic_ai`,
-    an agent whose protocol side nobody here wrote) in its own process, signing in with the
-    same settings; the areas the suite cannot check there are reported as not checked."""
-    peer = ServerProcess(
+def peer_process(settings: GatewaySettings) -> ServerProcess:
+    """The pydantic-ai peer (`python -m peers.pydantic_ai`), an agent whose protocol side
+    nobody here wrote, signing users in with `settings`; not started yet."""
+    return ServerProcess(
         lambda port: [sys.executable, "-m", "peers.pydantic_ai", "--host", "127.0.0.1",
                       "--port", str(port)],
         settings.environment(), PEER_READY, name="peer")
-    with asyncio.Runner() as runner:
-        try:
-            try:
-                url = runner.run(peer.start(timeout=GATEWAY_START_S))
-            except ProcessFailed as exc:
-                gate.say(str(exc))
-                gate.fail("peer-start")
-                return
-            gate.say(f"peer: listening at {url} (pid {peer.pid})")
-            suite_run(gate, "peer", env, shown_env, "-D", "protocol=ag-ui",
-                      "-D", f"agent_url={url}")
-        finally:
-            runner.run(peer.stop())
-            shutil.copyfile(peer.log_path, LOGS / "peer.log")
-            peer.remove_log()
 
 
 def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], None]]) -> None:
@@ -225,9 +208,13 @@ def stages(gate: Gate, base_env: dict[str, str], cleanups: list[Callable[[], Non
     suite_run(gate, "agui-real", real_env, real, "-D", "backends=real", "-D", "protocol=ag-ui")
     settings = GatewaySettings(jwt_secret, DEFAULT_ISSUER, DEFAULT_AUDIENCE,
                                urls["database_url"], urls["redis_url"])
-    external_run(gate, settings, real_env, real)
+    served_run(gate, "gateway", gateway_process(settings), "external", real_env, real,
+               lambda url: ["-D", f"gateway_url={url}", "-D", "backends=real"])
+    # Over AG-UI against the peer: the areas the suite cannot check there are reported as
+    # not checked.
     secret_env = {"GOLDEN_PATH_JWT_SECRET": jwt_secret}
-    peer_run(gate, settings, {**base_env, **secret_env}, secret_env)
+    served_run(gate, "peer", peer_process(settings), "peer", {**base_env, **secret_env},
+               secret_env, lambda url: ["-D", "protocol=ag-ui", "-D", f"agent_url={url}"])
 
 
 def main() -> int:
