@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from tools.mutation.equivalent import why_equivalent
+from tools.mutation.pick import changed_lines
+from tools.mutation.reach import ALL, Reach
 from tools.mutation.report import write
 from tools.mutation.session import Mutant, Outcome
 
@@ -36,17 +38,44 @@ def test_annotations_are_evaluated_without_the_future_import(tmp_path: Path) -> 
 
 
 def test_the_reports_carry_every_figure_and_every_survivor(tmp_path: Path) -> None:
-    survivor = Mutant("chat/cache.py", 12, "NumberReplacer", "-    ttl = 3600\n+    ttl = 3601")
-    outcome = Outcome(mutants=10, tried=3, killed=[Mutant("chat/auth.py", 1, "AddNot", "d")] * 2,
-                      survived=[survivor], incompetent=[],
+    survivor = Mutant("chat/cache.py", 12, "NumberReplacer", "-    ttl = 3600\n+    ttl = 3601",
+                      judged_by="features/golden_path/cache.feature:9")
+    unreached = Mutant("chat/auth.py", 30, "AddNot", "-    if a:\n+    if not a:")
+    outcome = Outcome(mutants=10, tried=4, killed=[Mutant("chat/auth.py", 1, "AddNot", "d")] * 2,
+                      survived=[survivor, unreached], incompetent=[],
                       equivalent=[Mutant("chat/auth.py", 2, "X", "d", "never evaluated")])
-    write(outcome, 3, 7, tmp_path)
+    write(outcome, 4, 7, tmp_path)
     document = json.loads((tmp_path / "mutation.json").read_text())
     assert document["tool"] == "cosmic-ray"
-    assert (document["mutants"], document["killed"], document["tried"]) == (10, 2, 3)
-    assert document["survived"] == [{"module": "chat/cache.py", "line": 12,
-                                     "operator": "NumberReplacer", "diff": survivor.diff}]
+    assert (document["mutants"], document["killed"], document["tried"]) == (10, 2, 4)
+    assert document["unreached"] == 1
+    assert document["survived"][0] == {
+        "module": "chat/cache.py", "line": 12, "operator": "NumberReplacer",
+        "diff": survivor.diff, "reached": True,
+        "judged_by": "features/golden_path/cache.feature:9"}
+    assert document["survived"][1]["reached"] is False
     assert document["equivalent"][0]["reason"] == "never evaluated"
     text = (tmp_path / "mutation.md").read_text()
     assert "`chat/cache.py` line 12: NumberReplacer" in text and "ttl = 3601" in text
-    assert "| 10 | 1 | 3 | 2 | 1 | 0 | 67% |" in text
+    assert "judged by features/golden_path/cache.feature:9" in text
+    assert "no scenario runs this line" in text
+    assert "| 10 | 1 | 4 | 2 | 2 | 1 | 0 | 50% |" in text
+
+
+def test_the_changed_lines_of_a_mutant_are_found_against_the_pristine_copy() -> None:
+    before = "a = 1\nb = 2\nc = 3\n"
+    assert changed_lines(before, before) is None
+    assert changed_lines(before, "a = 1\nb = 3\nc = 3\n") == range(2, 3)
+    assert changed_lines(before, "a = 1\nb = 2\n") == range(3, 4)
+
+
+def test_a_mutant_is_judged_by_the_scenarios_that_reach_its_lines() -> None:
+    reach = Reach(lines={"chat/m.py": {3: {"f.feature:9"}, 4: {"f.feature:20", "f.feature:9"},
+                                       1: {""}}},
+                  elsewhere={"chat/m.py": {7}}, own_service=["r.feature:25"])
+    assert reach.scenarios_for("chat/m.py", range(3, 5)) == ["f.feature:9", "f.feature:20"]
+    assert reach.scenarios_for("chat/m.py", range(1, 2)) == ALL
+    assert reach.scenarios_for("chat/m.py", range(7, 8)) == ["r.feature:25"]
+    assert reach.scenarios_for("chat/m.py", range(5, 7)) == []
+    assert reach.scenarios_for("chat/other.py", range(1, 9)) == []
+    assert Reach.from_json(reach.to_json()) == reach

@@ -20,22 +20,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="the seed of the random pick")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds the suite may take on one mutant (default 120)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="copies of the project judging mutants side by side (default 1)")
     parser.add_argument("--out", default="reports", help="where the reports go")
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 1:
         parser.error("--sample must be at least 1")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     try:
-        outcome = run_session(args.sample, args.seed, args.timeout)
+        outcome = run_session(args.sample, args.seed, args.timeout, args.workers)
     except SuiteFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     write(outcome, args.sample, args.seed, Path(args.out))
     print(f"mutants {outcome.mutants}: equivalent {len(outcome.equivalent)}, tried "
-          f"{outcome.tried}, killed {len(outcome.killed)}, survived {len(outcome.survived)}, "
+          f"{outcome.tried}, killed {len(outcome.killed)}, survived {len(outcome.survived)} "
+          f"({len(outcome.unreached)} on lines no scenario runs), "
           f"incompetent {len(outcome.incompetent)}; wrote {args.out}/mutation.json and "
           f"{args.out}/mutation.md")
     for mutant in outcome.survived:
-        print(f"  survived: {mutant.module}:{mutant.line} {mutant.operator}")
+        where = "not reached" if mutant.judged_by is None else "reached"
+        print(f"  survived: {mutant.module}:{mutant.line} {mutant.operator} ({where})")
     return 0
 
 

@@ -15,9 +15,13 @@ __all__ = ["write"]
 
 
 def _entry(mutant: Mutant, *, with_reason: bool = False) -> dict[str, object]:
-    entry = {k: v for k, v in asdict(mutant).items() if k != "reason"}
+    entry: dict[str, object] = {k: v for k, v in asdict(mutant).items()
+                                if k not in ("reason", "judged_by")}
     if with_reason:
         entry["reason"] = mutant.reason
+    else:
+        entry["reached"] = mutant.judged_by is not None
+        entry["judged_by"] = mutant.judged_by
     return entry
 
 
@@ -30,6 +34,7 @@ def document(outcome: Outcome, sample: int | None, seed: int | None) -> dict[str
         "seed": seed,
         "tried": outcome.tried,
         "killed": len(outcome.killed),
+        "unreached": len(outcome.unreached),
         "survived": [_entry(m) for m in outcome.survived],
         "incompetent": [_entry(m) for m in outcome.incompetent],
         "equivalent": [_entry(m, with_reason=True) for m in outcome.equivalent],
@@ -45,10 +50,16 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
         (f"cosmic-ray over {', '.join(f'`{m}`' for m in MODULES)}, the embedded suite as the "
         "test command."),
         "",
-        "| mutants | equivalent | tried | killed | survived | incompetent | killed of tried |",
-        "|---|---|---|---|---|---|---|",
+        ("Each mutant is judged by the scenarios that run its line (coverage of one unmutated "
+         "run, by scenario), or by the whole suite when its line runs at start-up; a mutant on a "
+         "line no scenario runs survives without a run."),
+        "",
+        ("| mutants | equivalent | tried | killed | survived | of them not reached | "
+         "incompetent | killed of tried |"),
+        "|---|---|---|---|---|---|---|---|",
         (f"| {outcome.mutants} | {len(outcome.equivalent)} | {tried} | {len(outcome.killed)} | "
-        f"{len(outcome.survived)} | {len(outcome.incompetent)} | {score} |"),
+         f"{len(outcome.survived)} | {len(outcome.unreached)} | {len(outcome.incompetent)} | "
+         f"{score} |"),
         "",
         ("All mutants that are not equivalent were tried." if sample is None else
          f"A random sample of {sample} of the mutants that are not equivalent was tried "
@@ -60,7 +71,9 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
     if not outcome.survived:
         lines.append("None.")
     for mutant in outcome.survived:
-        lines += [f"### `{mutant.module}` line {mutant.line}: {mutant.operator}", "",
+        judged = ("no scenario runs this line" if mutant.judged_by is None
+                  else f"judged by {mutant.judged_by}")
+        lines += [f"### `{mutant.module}` line {mutant.line}: {mutant.operator}", "", judged, "",
                   "```diff", mutant.diff.strip(), "```", ""]
     lines += ["", "## Equivalent mutants", ""]
     for reason, count in Counter(m.reason for m in outcome.equivalent).most_common():

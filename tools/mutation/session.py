@@ -1,10 +1,14 @@
-"""One mutation session: a scratch copy of the project, cosmic-ray's work database, the
+"""One mutation session: scratch copies of the project, cosmic-ray's work databases, the
 sample, the run, and the outcome of every mutant tried.
 
-cosmic-ray edits the module in place for each mutant, so the session works in a copy of
-the project's files (those git knows, plus new ones not ignored), never in the checkout.
-The suite is run once unmutated first: a suite that fails on the original would "kill"
-every mutant and prove nothing.
+cosmic-ray edits a module in place for each mutant, so the session works in copies of the
+project's files (those git knows, plus new ones not ignored), never in the checkout. First
+the embedded suite runs once, unmutated, under coverage (`tools.mutation.reach`): a suite
+that fails on the original would "kill" every mutant and prove nothing, and the run maps
+each line of the service to the scenarios that reach it. Each mutant is then judged by
+`tools.mutation.pick`, which runs only those scenarios. With `workers` above one, the
+mutants are dealt round-robin to that many copies, each with its own cosmic-ray session,
+run side by side.
 """
 
 from __future__ import annotations
@@ -18,17 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
 from tools.mutation import MODULES
 from tools.mutation.equivalent import why_equivalent
+from tools.mutation.reach import WORK, SuiteFailed, measure
 
 __all__ = ["Mutant", "Outcome", "SuiteFailed", "run_session"]
 
 PROJECT = Path(__file__).resolve().parents[2]
-# The embedded suite, stopping at the first failure (a killed mutant needs no more).
-TEST_COMMAND = (f"{sys.executable} -m behave features/golden_path --stop --no-junit "
-                "--format=null")
+TEST_COMMAND = f"{sys.executable} -m tools.mutation.pick"
+UNREACHED = "pick: no scenario runs"
 CONFIG = """[cosmic-ray]
 module-path = {modules}
 timeout = {timeout}
@@ -40,10 +44,6 @@ name = "local"
 """
 
 
-class SuiteFailed(RuntimeError):
-    """The suite does not pass on the unmutated service; the message carries its end."""
-
-
 @dataclass(frozen=True)
 class Mutant:
     module: str
@@ -51,6 +51,7 @@ class Mutant:
     operator: str
     diff: str
     reason: str | None = None
+    judged_by: str | None = None  # what pick ran: scenario locations or the whole suite
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Outcome:
     equivalent: list[Mutant]
     incompetent: list[Mutant]
 
+    @property
+    def unreached(self) -> list[Mutant]:
+        """Survivors on lines no scenario runs."""
+        return [m for m in self.survived if m.judged_by is None]
+
 
 def _copy_project(into: Path) -> None:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
@@ -75,59 +81,105 @@ def _copy_project(into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
-def _baseline(root: Path, timeout: float) -> None:
-    done = subprocess.run(TEST_COMMAND.split(), cwd=root, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise SuiteFailed("the suite fails on the unmutated service, so no mutant can be "
-                          f"judged: {(done.stdout + done.stderr)[-1500:]}")
+def _keep_pristine(root: Path) -> None:
+    for module in MODULES:
+        for source in [root / module] if module.endswith(".py") else (root / module).rglob("*.py"):
+            copy = root / WORK / "pristine" / source.relative_to(root)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
 
 
-def _mutant(item: object, result: WorkResult | None, reason: str | None = None) -> Mutant:
-    spec = item.mutations[0]  # type: ignore[attr-defined]
+def _key(item: WorkItem) -> tuple[str, str, int]:
+    spec = item.mutations[0]
+    return str(spec.module_path), spec.operator_name, spec.occurrence
+
+
+def _judged_by(output: str | None) -> str | None:
+    first = (output or "").lstrip().splitlines()[:1]
+    if not first or first[0].startswith(UNREACHED):
+        return None
+    return first[0].removeprefix("pick: ")
+
+
+def _mutant(item: WorkItem, result: WorkResult | None, reason: str | None = None) -> Mutant:
+    spec = item.mutations[0]
     return Mutant(str(spec.module_path), spec.start_pos[0],
                   spec.operator_name.rsplit("/", 1)[-1],
-                  (result.diff or "") if result is not None else "", reason)
+                  (result.diff or "") if result is not None else "", reason,
+                  _judged_by(result.output) if result is not None else None)
 
 
-def run_session(sample: int | None, seed: int | None, timeout: float) -> Outcome:
+def _init(root: Path, timeout: float) -> tuple[Path, Path]:
+    config, db_path = root / "cosmic-ray.toml", root / "session.sqlite"
+    config.write_text(CONFIG.format(modules=list(MODULES), timeout=timeout,
+                                    command=TEST_COMMAND))
+    subprocess.run(["cosmic-ray", "init", str(config), str(db_path)], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
+    return config, db_path
+
+
+def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None
+            ) -> tuple[int, list[tuple[str, str, int]], list[Mutant]]:
+    """How many mutants there are, the keys of those to try, and the equivalent ones."""
+    equivalent: list[Mutant] = []
+    candidates = []
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        items = sorted(db.work_items, key=_key)
+        for item in items:
+            spec = item.mutations[0]
+            reason = why_equivalent(root, str(spec.module_path), spec.operator_name,
+                                    spec.start_pos, spec.end_pos)
+            if reason is None:
+                candidates.append(_key(item))
+            else:
+                equivalent.append(_mutant(item, None, reason))
+    chosen = candidates if sample is None else random.Random(seed).sample(
+        candidates, min(sample, len(candidates)))
+    return len(items), sorted(chosen), equivalent
+
+
+def _leave_only(db_path: Path, keys: set[tuple[str, str, int]]) -> None:
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        left_out = [item.job_id for item in db.work_items if _key(item) not in keys]
+        db.set_multiple_results(left_out, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def _order(mutant: Mutant) -> tuple[str, int, str]:
+    return mutant.module, mutant.line, mutant.operator
+
+
+def run_session(sample: int | None, seed: int | None, timeout: float,
+                workers: int = 1) -> Outcome:
     """Make every mutant of MODULES, set the equivalent ones aside, try `sample` of the
-    others (all when None), and tell what became of them."""
+    others (all when None) on `workers` copies side by side, and tell what became of them."""
     with tempfile.TemporaryDirectory(prefix="golden-path-mutation-") as scratch:
-        root = Path(scratch)
-        _copy_project(root)
-        config, db_path = root / "cosmic-ray.toml", root / "session.sqlite"
-        config.write_text(CONFIG.format(modules=list(MODULES), timeout=timeout,
-                                        command=TEST_COMMAND))
-        subprocess.run(["cosmic-ray", "init", str(config), str(db_path)], cwd=root, check=True)
-        equivalent: list[Mutant] = []
-        with use_db(str(db_path), WorkDB.Mode.open) as db:
-            items = list(db.work_items)
-            candidates = []
-            for item in items:
-                spec = item.mutations[0]
-                reason = why_equivalent(root, str(spec.module_path), spec.operator_name,
-                                        spec.start_pos, spec.end_pos)
-                if reason is None:
-                    candidates.append(item)
-                else:
-                    equivalent.append(_mutant(item, None, reason))
-            chosen = candidates if sample is None else random.Random(seed).sample(
-                candidates, min(sample, len(candidates)))
-            left_out = {i.job_id for i in items} - {i.job_id for i in chosen}
-            db.set_multiple_results(left_out, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-        _baseline(root, timeout * 2)
-        subprocess.run(["cosmic-ray", "exec", str(config), str(db_path)], cwd=root, check=True)
+        first = Path(scratch) / "copy-0"
+        _copy_project(first)
+        measure(first, timeout * 4)
+        _keep_pristine(first)
+        roots = [first] + [Path(scratch) / f"copy-{k}" for k in range(1, workers)]
+        for root in roots[1:]:
+            shutil.copytree(first, root)
+        sessions = [_init(root, timeout) for root in roots]
+        mutants, chosen, equivalent = _choose(first, sessions[0][1], sample, seed)
+        for k, (_, db_path) in enumerate(sessions):
+            _leave_only(db_path, set(chosen[k::workers]))
+        running = [subprocess.Popen(["cosmic-ray", "exec", str(config), str(db_path)],
+                                    cwd=root) for root, (config, db_path) in zip(roots, sessions)]
+        if [process.wait() for process in running] != [0] * len(running):
+            raise RuntimeError("cosmic-ray exec failed; its output is above")
         killed, survived, incompetent = [], [], []
-        with use_db(str(db_path), WorkDB.Mode.open) as db:
-            for item, result in db.completed_work_items:
-                if result.worker_outcome == WorkerOutcome.SKIPPED:
-                    continue
-                mutant = _mutant(item, result)
-                if result.test_outcome == TestOutcome.SURVIVED:
-                    survived.append(mutant)
-                elif result.test_outcome == TestOutcome.KILLED:
-                    killed.append(mutant)
-                else:
-                    incompetent.append(mutant)
-        return Outcome(len(items), len(chosen), killed, survived, equivalent, incompetent)
+        for _, db_path in sessions:
+            with use_db(str(db_path), WorkDB.Mode.open) as db:
+                for item, result in db.completed_work_items:
+                    if result.worker_outcome == WorkerOutcome.SKIPPED:
+                        continue
+                    mutant = _mutant(item, result)
+                    if result.test_outcome == TestOutcome.SURVIVED:
+                        survived.append(mutant)
+                    elif result.test_outcome == TestOutcome.KILLED:
+                        killed.append(mutant)
+                    else:
+                        incompetent.append(mutant)
+        return Outcome(mutants, len(chosen), sorted(killed, key=_order),
+                       sorted(survived, key=_order), equivalent, sorted(incompetent, key=_order))
