@@ -36,7 +36,17 @@ def signed_in_briefly(context, user, seconds):
     seen.greeting(context.cast[user])
 
 
+@given("{user:User} is let in with a sign-in that ran out moments ago, inside the grace the "
+       "service allows")
+def signed_in_inside_leeway(context, user):
+    if not_checkable := misbehaving.signs_in_inside_leeway(context.cast[user]):
+        context.scenario.skip(not_checkable)
+        return
+    seen.greeting(context.cast[user])
+
+
 @when("{user:User}'s sign-in runs out")
+@when("{user:User}'s grace is over")
 @then("{user:User} is told her sign-in has expired and her connection is closed")
 def sign_in_runs_out(context, user):
     seen.expect_sign_in_ran_out(context.cast[user])

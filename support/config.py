@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from support.contract import JWT_LEEWAY_DEFAULT_S, JWT_LEEWAY_MAX_S
+
 BACKEND_MODES = ("embedded", "real", "auto")
 PROTOCOLS = ("v1", "ag-ui")
 DEFAULT_ISSUER = "golden-path"
@@ -32,6 +34,7 @@ KEYS: dict[str, str] = {
     "jwt_secret": "GOLDEN_PATH_JWT_SECRET",
     "jwt_issuer": "GOLDEN_PATH_JWT_ISSUER",
     "jwt_audience": "GOLDEN_PATH_JWT_AUDIENCE",
+    "jwt_leeway": "GOLDEN_PATH_JWT_LEEWAY",
     "timeout": "GOLDEN_PATH_TIMEOUT",
     "services": "GOLDEN_PATH_SERVICES",
 }
@@ -57,6 +60,8 @@ class SuiteConfig:
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     jwt_issuer: str = DEFAULT_ISSUER
     jwt_audience: str = DEFAULT_AUDIENCE
+    # the leeway (s) the gateway allows on claim times; the contract's default unless told
+    jwt_leeway: int = JWT_LEEWAY_DEFAULT_S
     timeout: float = DEFAULT_TIMEOUT_S
     # where each value came from: key -> "userdata" | "environment" | "default"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -118,6 +123,12 @@ class SuiteConfig:
             raise ConfigError(
                 f"timeout={timeout_text!r} ({_where('timeout', sources)}) must be between 0 and "
                 "600 seconds"
+            )
+        leeway_text = values.get("jwt_leeway", str(JWT_LEEWAY_DEFAULT_S))
+        if not leeway_text.isdigit() or int(leeway_text) > JWT_LEEWAY_MAX_S:
+            raise ConfigError(
+                f"jwt_leeway={leeway_text!r} ({_where('jwt_leeway', sources)}) must be a whole "
+                f"number of seconds from 0 to {JWT_LEEWAY_MAX_S}, as the contract allows"
             )
         database_url = values.get("database_url")
         if database_url and not database_url.startswith(
@@ -199,6 +210,7 @@ class SuiteConfig:
             "agent_url": agent_url,
             "jwt_issuer": values.get("jwt_issuer", DEFAULT_ISSUER),
             "jwt_audience": values.get("jwt_audience", DEFAULT_AUDIENCE),
+            "jwt_leeway": int(leeway_text),
             "timeout": timeout,
             "sources": dict(sources),
         }

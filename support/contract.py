@@ -64,6 +64,11 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 CLOSE_TOKEN_EXPIRED = 4401
 
+# -- sign-in (§5): claim times are checked with a leeway of at most 30 s, 5 by default --
+
+JWT_LEEWAY_MAX_S = 30
+JWT_LEEWAY_DEFAULT_S = 5
+
 # -- sign-in refusals (HTTP 401, body {"error": "invalid_token", "reason": R}) --------
 
 REFUSAL_REASONS = frozenset({

@@ -172,6 +172,7 @@ class GatewaySettings:
     jwt_audience: str
     database_url: str | None = None
     redis_url: str | None = None
+    jwt_leeway_s: int | None = None  # None: the service's default
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDEN_PATH_")}
@@ -183,6 +184,8 @@ class GatewaySettings:
             "GOLDEN_PATH_REDIS_URL": self.redis_url or "",
             "PYTHONUNBUFFERED": "1",
         })
+        if self.jwt_leeway_s is not None:
+            env["GOLDEN_PATH_JWT_LEEWAY"] = str(self.jwt_leeway_s)
         return env
 
 

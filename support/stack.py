@@ -319,6 +319,7 @@ async def _start_embedded_service(
         jwt_secret=config.jwt_secret,
         jwt_issuer=config.jwt_issuer,
         jwt_audience=config.jwt_audience,
+        jwt_leeway_s=config.jwt_leeway,
     )
     return await start_service(settings, host="127.0.0.1", port=0, redis=redis)
 
@@ -370,6 +371,7 @@ async def _revoke_with_operator_tool(config: SuiteConfig, token: str) -> None:
             "GOLDEN_PATH_JWT_SECRET": config.jwt_secret,
             "GOLDEN_PATH_JWT_ISSUER": config.jwt_issuer,
             "GOLDEN_PATH_JWT_AUDIENCE": config.jwt_audience,
+            "GOLDEN_PATH_JWT_LEEWAY": str(config.jwt_leeway),
         }
     )
     process = await asyncio.create_subprocess_exec(

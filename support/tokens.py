@@ -212,6 +212,11 @@ def sign_in_changed_to(config: SuiteConfig, own_user_id: str, claimed_user_id: s
     return SignIn(f"{header}.{_segment(claims)}.{signature}", made.jti, made.expires_at)
 
 
+def lapsed_sign_in(config: SuiteConfig, user_id: str, seconds_ago: int) -> SignIn:
+    """A sign-in whose `exp` was `seconds_ago` seconds ago (whole seconds, as `exp` is)."""
+    return mint(config, user_id, lifetime_s=-seconds_ago)
+
+
 def short_sign_in(config: SuiteConfig, user_id: str, seconds: int) -> SignIn:
     """A valid sign-in that runs out `seconds` from now (whole seconds, as `exp` is)."""
     return mint(config, user_id, lifetime_s=seconds)

@@ -49,6 +49,13 @@ Feature: The service stands up to hostile sign-ins and garbage
     And after signing in again Alice finds her conversation with the answer "6 * 7 = 42"
 
   @v1_only
+  Scenario: A sign-in that ran out moments ago is let in, but only for the grace the service allows
+    Given Alice is let in with a sign-in that ran out moments ago, inside the grace the service allows
+    When Alice's grace is over
+    Then Alice is told her sign-in has expired and her connection is closed
+    And Alice's session is recorded as ended
+
+  @v1_only
   Scenario: Garbage from an app does not hurt anyone
     Given Alice is signed in
     And Bob is signed in

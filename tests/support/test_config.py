@@ -32,6 +32,12 @@ def test_environment_overrides_defaults_and_userdata_overrides_environment() -> 
     assert both.sources["timeout"] == "userdata"
 
 
+def test_the_leeway_is_the_contracts_default_unless_told() -> None:
+    assert SuiteConfig.load({}, {}).jwt_leeway == 5
+    assert SuiteConfig.load({}, {"GOLDEN_PATH_JWT_LEEWAY": "30"}).jwt_leeway == 30
+    assert SuiteConfig.load({"jwt_leeway": "0"}, {}).jwt_leeway == 0
+
+
 def test_empty_values_fall_through_to_the_next_layer() -> None:
     config = SuiteConfig.load({"timeout": ""}, {"GOLDEN_PATH_TIMEOUT": "  "})
     assert config.timeout == 5.0
@@ -64,6 +70,9 @@ def test_auto_may_go_without_urls() -> None:
         ({"backends": "docker"}, "backends='docker' (-D backends) is not one of"),
         ({"timeout": "soon"}, "timeout='soon' (-D timeout) is not a number"),
         ({"timeout": "0"}, "must be between 0 and 600"),
+        ({"jwt_leeway": "31"}, "jwt_leeway='31' (-D jwt_leeway) must be a whole number of "
+                               "seconds from 0 to 30"),
+        ({"jwt_leeway": "2.5"}, "jwt_leeway='2.5' (-D jwt_leeway) must be a whole number"),
         ({"database_url": "mysql://x/y", "redis_url": "redis://h/0"}, "database_url (-D database_url) must be"),
         ({"redis_url": "http://h", "database_url": "sqlite+aiosqlite:///x"}, "redis_url (-D redis_url) must be"),
         ({"jwt_secret": "short"}, "jwt_secret (-D jwt_secret) is 5 bytes"),

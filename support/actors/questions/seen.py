@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from support.actors.person import Person
 from support.actors.questions.stored import stored_events_after
+from support.actors.tasks.misbehaving import SESSION_ENDS_AT
 from support.contract import CLOSE_TOKEN_EXPIRED, FRAME_ERRORS
 from support.matchers import assert_that, exactly_seqs
 from support.wire.codec import Event, Refusal
@@ -119,15 +123,28 @@ def _wait_closed(person: Person, client: ChatClient, what: str) -> None:
 
 
 def expect_sign_in_ran_out(person: Person) -> None:
-    """The connection ends because the sign-in ran out: `error` token_expired, then 4401."""
+    """The connection ends because the sign-in ran out: `error` token_expired, then 4401,
+    and not before the moment the session had to last until."""
     client = person.connection
     what = f"{person.name}'s connection to end because her sign-in ran out"
     _wait_closed(person, client, what)
-    told = [error.code for error in client.log.errors()]
-    if "token_expired" not in told or client.log.close_code != CLOSE_TOKEN_EXPIRED:
+    told = [r for r in client.log.received
+            if r.type == "error" and r.frame.get("code") == "token_expired"]
+    if not told or client.log.close_code != CLOSE_TOKEN_EXPIRED:
         raise AssertionError(
             f"expected {what} (told token_expired, close code {CLOSE_TOKEN_EXPIRED}); "
             f"arrived: {client.log.summary()}")
+    ends_at: float = person.recall(SESSION_ENDS_AT)
+    told_at = time.time() - (time.perf_counter() - told[0].at)
+    if told_at < ends_at:
+        raise AssertionError(
+            f"expected {what} no sooner than {_clock(ends_at)}, when her sign-in (and any "
+            f"leeway it was let in with) is over; she was told at {_clock(told_at)}, "
+            f"{ends_at - told_at:.2f} s early")
+
+
+def _clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M:%S.%f")[:-3] + " UTC"
 
 
 def expect_told_about_each_piece(person: Person) -> None:

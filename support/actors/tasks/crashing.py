@@ -46,7 +46,7 @@ def own_chat_service(context: Any) -> ServerProcess | None:
     config = stack.config
     gateway = gateway_process(GatewaySettings(
         config.jwt_secret, config.jwt_issuer, config.jwt_audience,
-        stack.database_url, stack.redis_url))
+        stack.database_url, stack.redis_url, config.jwt_leeway))
     cast: Cast = context.cast
     _start(gateway, "a chat service of the suite's own to start")
     context.add_cleanup(_stop, gateway)

@@ -10,6 +10,12 @@ from support import tokens
 from support.actors.person import Person
 from support.actors.tasks.connecting import connects, tries_to_connect
 from support.tokens import SignIn
+
+# What a person remembers of a sign-in that must end her session: when (epoch seconds).
+SESSION_ENDS_AT = "session ends at"
+# A sign-in let in after its `exp` is shown with one that ran out leeway - 2 s ago, so the
+# handshake has more than a second to land inside the leeway (`exp` is whole seconds).
+LEEWAY_NEEDED_S = 3
 from support.wire.garbage import BROKEN_TEXT, GARBAGE
 
 __all__ = [
@@ -62,9 +68,27 @@ def tries_sign_in_claiming_method(person: Person, method: str) -> None:
 
 
 def signs_in_briefly(person: Person, seconds: int) -> None:
-    """Connect with a valid sign-in that runs out `seconds` from now."""
-    tries_to_connect(person, tokens.short_sign_in(person.abilities.config, person.user_id,
-                                                  seconds))
+    """Connect with a valid sign-in that runs out `seconds` from now; the session must last
+    until then."""
+    sign_in = tokens.short_sign_in(person.abilities.config, person.user_id, seconds)
+    person.remember(SESSION_ENDS_AT, sign_in.expires_at)
+    tries_to_connect(person, sign_in)
+
+
+def signs_in_inside_leeway(person: Person) -> str | None:
+    """Connect with a sign-in that ran out two seconds short of the gateway's leeway: it is
+    let in (§5) and its session lasts until the leeway is over, not a moment less. When
+    the gateway's leeway is too short to show this, say why and do nothing."""
+    leeway = person.abilities.config.jwt_leeway
+    if leeway < LEEWAY_NEEDED_S:
+        return (f"the gateway's leeway is {leeway} s (jwt_leeway); a sign-in let in after it "
+                f"ran out needs at least {LEEWAY_NEEDED_S} s to be shown")
+    sign_in = tokens.lapsed_sign_in(person.abilities.config, person.user_id,
+                                    leeway - LEEWAY_NEEDED_S + 1)
+    assert sign_in.expires_at is not None
+    person.remember(SESSION_ENDS_AT, sign_in.expires_at + leeway)
+    tries_to_connect(person, sign_in)
+    return None
 
 
 def sends_raw(person: Person, frame: str | bytes) -> None:
