@@ -79,3 +79,10 @@ def test_a_mutant_is_judged_by_the_scenarios_that_reach_its_lines() -> None:
     assert reach.scenarios_for("chat/m.py", range(5, 7)) == []
     assert reach.scenarios_for("chat/other.py", range(1, 9)) == []
     assert Reach.from_json(reach.to_json()) == reach
+
+
+def test_a_survivor_is_known_again_by_its_change_wherever_it_now_is() -> None:
+    from tools.mutation.session import _changes
+    before = "--- a/chat/m.py\n+++ b/chat/m.py\n@@ -3,3 +3,3 @@\n a\n-b = 1 + 2\n+b = 1 - 2\n c"
+    moved = before.replace("@@ -3,3 +3,3 @@", "@@ -9,3 +9,3 @@")
+    assert _changes(before) == _changes(moved) == ("-b = 1 + 2", "+b = 1 - 2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="the seed of the random pick")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds the suite may take on one mutant (default 120)")
+    parser.add_argument("--again", type=Path, metavar="REPORT",
+                        help="try again only the survivors of an earlier mutation.json "
+                        "(matched by module, operator and the change, wherever it now is)")
     parser.add_argument("--workers", type=int, default=1,
                         help="copies of the project judging mutants side by side (default 1)")
     parser.add_argument("--out", default="reports", help="where the reports go")
@@ -28,12 +32,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--sample must be at least 1")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    again = None
+    if args.again is not None:
+        try:
+            again = json.loads(args.again.read_text())["survived"]
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"--again {args.again}: not a mutation report with survivors ({exc})")
     try:
-        outcome = run_session(args.sample, args.seed, args.timeout, args.workers)
+        outcome = run_session(args.sample, args.seed, args.timeout, args.workers, again)
     except SuiteFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    write(outcome, args.sample, args.seed, Path(args.out))
+    write(outcome, args.sample, args.seed, Path(args.out),
+          None if args.again is None else str(args.again))
     print(f"mutants {outcome.mutants}: equivalent {len(outcome.equivalent)}, tried "
           f"{outcome.tried}, killed {len(outcome.killed)}, survived {len(outcome.survived)} "
           f"({len(outcome.unreached)} on lines no scenario runs), "

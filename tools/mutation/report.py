@@ -25,13 +25,15 @@ def _entry(mutant: Mutant, *, with_reason: bool = False) -> dict[str, object]:
     return entry
 
 
-def document(outcome: Outcome, sample: int | None, seed: int | None) -> dict[str, object]:
+def document(outcome: Outcome, sample: int | None, seed: int | None,
+             again: str | None = None) -> dict[str, object]:
     return {
         "tool": "cosmic-ray",
         "modules": list(MODULES),
         "mutants": outcome.mutants,
         "sample": sample,
         "seed": seed,
+        "again": again,
         "tried": outcome.tried,
         "killed": len(outcome.killed),
         "unreached": len(outcome.unreached),
@@ -41,7 +43,8 @@ def document(outcome: Outcome, sample: int | None, seed: int | None) -> dict[str
     }
 
 
-def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
+def markdown(outcome: Outcome, sample: int | None, seed: int | None,
+             again: str | None = None) -> str:
     tried = outcome.tried
     score = f"{len(outcome.killed) / tried:.0%}" if tried else "-"
     lines = [
@@ -61,7 +64,8 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
          f"{len(outcome.survived)} | {len(outcome.unreached)} | {len(outcome.incompetent)} | "
          f"{score} |"),
         "",
-        ("All mutants that are not equivalent were tried." if sample is None else
+        (f"The survivors of `{again}` were tried again." if again is not None else
+         "All mutants that are not equivalent were tried." if sample is None else
          f"A random sample of {sample} of the mutants that are not equivalent was tried "
          f"(seed {seed})."),
         "",
@@ -81,8 +85,9 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(outcome: Outcome, sample: int | None, seed: int | None, out: Path) -> None:
+def write(outcome: Outcome, sample: int | None, seed: int | None, out: Path,
+          again: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "mutation.json").write_text(
-        json.dumps(document(outcome, sample, seed), indent=2) + "\n")
-    (out / "mutation.md").write_text(markdown(outcome, sample, seed))
+        json.dumps(document(outcome, sample, seed, again), indent=2) + "\n")
+    (out / "mutation.md").write_text(markdown(outcome, sample, seed, again))

@@ -13,6 +13,7 @@ run side by side.
 
 from __future__ import annotations
 
+import difflib
 import random
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmic_ray.mutating import mutate_code
+from cosmic_ray.plugins import get_operator
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
@@ -118,9 +121,34 @@ def _init(root: Path, timeout: float) -> tuple[Path, Path]:
     return config, db_path
 
 
-def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None
+def _changes(diff: str) -> tuple[str, ...]:
+    """A diff's removed and added lines, without the hunk positions that edits elsewhere
+    in the module shift."""
+    return tuple(line for line in diff.splitlines()
+                 if line[:1] in "+-" and not line.startswith(("+++", "---")))
+
+
+def _same_as(root: Path, item: WorkItem, wanted: list[dict[str, object]]) -> bool:
+    """Whether `item` is one of the `wanted` mutants (module, operator and change alike)."""
+    spec = item.mutations[0]
+    module, operator = str(spec.module_path), spec.operator_name.rsplit("/", 1)[-1]
+    alike = [w for w in wanted if (w["module"], w["operator"]) == (module, operator)]
+    if not alike:
+        return False
+    original = (root / module).read_text()
+    mutated = mutate_code(original, get_operator(spec.operator_name)(), spec.occurrence)
+    if mutated is None:
+        return False
+    change = _changes("\n".join(difflib.unified_diff(original.split("\n"),
+                                                      mutated.split("\n"), lineterm="")))
+    return any(_changes(str(w["diff"])) == change for w in alike)
+
+
+def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None,
+            again: list[dict[str, object]] | None = None
             ) -> tuple[int, list[tuple[str, str, int]], list[Mutant]]:
-    """How many mutants there are, the keys of those to try, and the equivalent ones."""
+    """How many mutants there are, the keys of those to try (a sample, all, or those alike
+    the `again` list), and the equivalent ones."""
     equivalent: list[Mutant] = []
     candidates = []
     with use_db(str(db_path), WorkDB.Mode.open) as db:
@@ -129,10 +157,10 @@ def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None
             spec = item.mutations[0]
             reason = why_equivalent(root, str(spec.module_path), spec.operator_name,
                                     spec.start_pos, spec.end_pos)
-            if reason is None:
-                candidates.append(_key(item))
-            else:
+            if reason is not None:
                 equivalent.append(_mutant(item, None, reason))
+            elif again is None or _same_as(root, item, again):
+                candidates.append(_key(item))
     chosen = candidates if sample is None else random.Random(seed).sample(
         candidates, min(sample, len(candidates)))
     return len(items), sorted(chosen), equivalent
@@ -149,9 +177,10 @@ def _order(mutant: Mutant) -> tuple[str, int, str]:
 
 
 def run_session(sample: int | None, seed: int | None, timeout: float,
-                workers: int = 1) -> Outcome:
+                workers: int = 1, again: list[dict[str, object]] | None = None) -> Outcome:
     """Make every mutant of MODULES, set the equivalent ones aside, try `sample` of the
-    others (all when None) on `workers` copies side by side, and tell what became of them."""
+    others (all when None; only those alike `again` when given) on `workers` copies side
+    by side, and tell what became of them."""
     with tempfile.TemporaryDirectory(prefix="golden-path-mutation-") as scratch:
         first = Path(scratch) / "copy-0"
         _copy_project(first)
@@ -161,7 +190,7 @@ def run_session(sample: int | None, seed: int | None, timeout: float,
         for root in roots[1:]:
             shutil.copytree(first, root)
         sessions = [_init(root, timeout) for root in roots]
-        mutants, chosen, equivalent = _choose(first, sessions[0][1], sample, seed)
+        mutants, chosen, equivalent = _choose(first, sessions[0][1], sample, seed, again)
         for k, (_, db_path) in enumerate(sessions):
             _leave_only(db_path, set(chosen[k::workers]))
         running = [subprocess.Popen(["cosmic-ray", "exec", str(config), str(db_path)],
