@@ -78,6 +78,8 @@ def test_a_mutant_is_judged_by_the_scenarios_that_reach_its_lines() -> None:
     assert reach.scenarios_for("chat/m.py", range(7, 8)) == ["r.feature:25"]
     assert reach.scenarios_for("chat/m.py", range(5, 7)) == []
     assert reach.scenarios_for("chat/other.py", range(1, 9)) == []
+    reach.first_lines["chat/m.py"] = {5: 3}
+    assert reach.scenarios_for("chat/m.py", range(5, 6)) == ["f.feature:9"]
     assert Reach.from_json(reach.to_json()) == reach
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from behave.formatter.base import Formatter
 from coverage import Coverage, CoverageData
+from coverage.parser import PythonParser
 
 __all__ = ["ALL", "FEATURES", "OWN_SERVICE_TAG", "Reach", "ScenarioContexts", "measure"]
 
@@ -76,12 +77,16 @@ class Reach:
     lines: dict[str, dict[int, set[str]]] = field(default_factory=dict)
     elsewhere: dict[str, set[int]] = field(default_factory=dict)
     own_service: list[str] = field(default_factory=list)
+    # a line inside a statement that spans lines -> the statement's first line, which is
+    # the one Python reports running (a signature's `*,` or a dict's entries run with it)
+    first_lines: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def scenarios_for(self, module: str, lines: range) -> list[str] | str:
         """The scenario locations that judge a change of `lines` of `module`: `ALL`, a
         list, or an empty list when no scenario reaches them."""
         contexts: set[str] = set()
-        for line in lines:
+        starts = self.first_lines.get(module, {})
+        for line in set(lines) | {starts[n] for n in lines if n in starts}:
             contexts |= self.lines.get(module, {}).get(line, set())
             if line in self.elsewhere.get(module, set()):
                 contexts |= set(self.own_service)
@@ -94,13 +99,16 @@ class Reach:
             "lines": {m: {str(n): sorted(c) for n, c in ls.items()} for m, ls in self.lines.items()},
             "elsewhere": {m: sorted(ls) for m, ls in self.elsewhere.items()},
             "own_service": self.own_service,
+            "first_lines": {m: {str(n): f for n, f in ls.items()}
+                            for m, ls in self.first_lines.items()},
         })
 
     @classmethod
     def from_json(cls, text: str) -> Reach:
         raw = json.loads(text)
         return cls({m: {int(n): set(c) for n, c in ls.items()} for m, ls in raw["lines"].items()},
-                   {m: set(ls) for m, ls in raw["elsewhere"].items()}, raw["own_service"])
+                   {m: set(ls) for m, ls in raw["elsewhere"].items()}, raw["own_service"],
+                   {m: {int(n): f for n, f in ls.items()} for m, ls in raw["first_lines"].items()})
 
 
 def _location_order(location: str) -> tuple[str, int]:
@@ -147,5 +155,9 @@ def measure(root: Path, timeout: float) -> Reach:
                     by_line.setdefault(line, set()).update(contexts)
             else:
                 reach.elsewhere.setdefault(module, set()).update(data.lines(measured) or ())
+    for module in {*reach.lines, *reach.elsewhere}:
+        parser = PythonParser(text=(root / module).read_text())
+        parser.parse_source()
+        reach.first_lines[module] = {n: f for n, f in parser.multiline_map.items() if n != f}
     (work / "reach.json").write_text(reach.to_json())
     return reach
