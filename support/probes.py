@@ -243,6 +243,10 @@ class CacheProbe:
     async def ttl(self, key: str) -> int:
         return int(await self._client.ttl(key))
 
+    async def pttl(self, key: str) -> int:
+        """Milliseconds the entry has left; -1 when it never expires, -2 when absent."""
+        return int(await self._client.pttl(key))
+
     async def entries(self, keys: Sequence[str]) -> dict[str, Any]:
         return {key: await self.get_json(key) for key in keys}
 

@@ -123,7 +123,7 @@ async def _ask(plan: CrowdPlan, member: Person, client: ChatClient, question: st
                                      message_id=message_id)
     seen = await client.run_of(sent, timeout=plan.timeout)
     _note(member, "answer seconds", time.perf_counter() - sent.sent_at)
-    member.answered.append(Answered(question, seen, str(client.connection_id)))
+    member.answered.append(Answered(question, seen, str(client.connection_id), sent.sent_at))
 
 
 async def _repeat(plan: CrowdPlan, member: Person, client: ChatClient) -> None:
@@ -170,5 +170,5 @@ async def _drop_and_resume(url: str, plan: CrowdPlan, member: Person, client: Ch
                                   f"{', '.join(e.describe() for e in events)}")
     _note(member, "answer seconds", time.perf_counter() - sent.sent_at)
     member.answered.append(Answered(question, RunSeen(first.run_id, first.thread_id, events),
-                                    str(again.connection_id)))
+                                    str(again.connection_id), sent.sent_at))
     return again

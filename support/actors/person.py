@@ -96,6 +96,7 @@ class Answered:
     question: str
     run: RunSeen
     connection_id: str
+    asked_at: float  # time.perf_counter() just before the question was sent
 
 
 @dataclass

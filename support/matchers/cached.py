@@ -14,19 +14,31 @@ from support.matchers.base import ProblemMatcher, problem_of
 Rows = Sequence[Mapping[str, Any]]
 
 
-def expiring_within(low_s: int, high_s: int) -> Matcher[int]:
-    """A Redis TTL (seconds) between `low_s` and `high_s`; -1 means no expiry, -2 no key."""
+Lifetime = tuple[int, int]  # the least and the most milliseconds an entry may have left
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:.3f} s"
+
+
+def _lasting(ttl: Lifetime) -> str:
+    return f"{_seconds(ttl[0])}..{_seconds(ttl[1])}"
+
+
+def expiring_within(low_ms: int, high_ms: int) -> Matcher[int]:
+    """A Redis PTTL (milliseconds) between `low_ms` and `high_ms`; -1 means no expiry, -2
+    no key."""
 
     def problem(ttl: int) -> str | None:
         if ttl == -2:
             return "the entry is not in the cache"
         if ttl == -1:
             return "the entry never expires"
-        if not low_s <= ttl <= high_s:
-            return f"the entry expires in {ttl} s"
+        if not low_ms <= ttl <= high_ms:
+            return f"the entry expires in {_seconds(ttl)}"
         return None
 
-    return ProblemMatcher(f"a cache entry expiring in {low_s}..{high_s} s", problem)
+    return ProblemMatcher(f"a cache entry expiring in {_lasting((low_ms, high_ms))}", problem)
 
 
 # -- cache entries ----------------------------------------------------------------------
@@ -85,49 +97,51 @@ def cache_entries_of(
 
 
 def a_cached_answer(
-    status: str, response: str | None, thread_id: str | None, ttl: tuple[int, int]
+    status: str, response: str | None, thread_id: str | None, ttl: Lifetime
 ) -> Matcher[tuple[Any, int]]:
-    """(value, ttl) of a cached result: {"status", "response", "thread_id"} kept `ttl` s."""
+    """(value, pttl) of a cached result: {"status", "response", "thread_id"}, with `ttl`
+    milliseconds left."""
     wanted = {"status": status, "response": response, "thread_id": thread_id}
     lasting = expiring_within(*ttl)
 
     def problem(entry: tuple[Any, int]) -> str | None:
-        value, seconds = entry
+        value, ms = entry
         if value is None:
             return "the answer is not in the cache"
         if not isinstance(value, Mapping) or any(value.get(k) != v for k, v in wanted.items()):
             return f"the cache holds {value!r}"
-        return problem_of(lasting, seconds)
+        return problem_of(lasting, ms)
 
-    return ProblemMatcher(f"the answer {wanted} cached for {ttl[0]}..{ttl[1]} s", problem)
+    return ProblemMatcher(f"the answer {wanted} cached for {_lasting(ttl)}", problem)
 
 
 def a_cache_entry(
-    *, ttl: tuple[int, int] | None = None, fields: Mapping[str, Any] | None = None
+    *, ttl: Lifetime | None = None, fields: Mapping[str, Any] | None = None
 ) -> Matcher[tuple[Any, int]]:
-    """(value, ttl) of a present entry, expiring within `ttl`, whose JSON has `fields`."""
+    """(value, pttl) of a present entry, expiring within `ttl` (ms), whose JSON has
+    `fields`."""
 
     def problem(entry: tuple[Any, int]) -> str | None:
-        value, seconds = entry
+        value, ms = entry
         if value is None:
             return "the entry is not in the cache"
         if fields and (
             not isinstance(value, Mapping) or any(value.get(k) != v for k, v in fields.items())
         ):
             return f"the cache holds {value!r}"
-        return problem_of(expiring_within(*ttl), seconds) if ttl else None
+        return problem_of(expiring_within(*ttl), ms) if ttl else None
 
     wanted = "a cache entry" + (f" with {dict(fields)}" if fields else "")
     if ttl:
-        wanted += f" expiring in {ttl[0]}..{ttl[1]} s"
+        wanted += f" expiring in {_lasting(ttl)}"
     return ProblemMatcher(wanted, problem)
 
 
 def no_cache_entry() -> Matcher[tuple[Any, int]]:
-    """(value, ttl) of an entry that is not there."""
+    """(value, pttl) of an entry that is not there."""
 
     def problem(entry: tuple[Any, int]) -> str | None:
-        value, seconds = entry
-        return None if value is None else f"the cache still holds {value!r} for {seconds} s"
+        value, ms = entry
+        return None if value is None else f"the cache still holds {value!r} for {_seconds(ms)}"
 
     return ProblemMatcher("no such cache entry", problem)

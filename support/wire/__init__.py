@@ -25,6 +25,9 @@ class Connection(Protocol):
     log: EventLog
     connection_id: str | None
     user_id: str | None
+    # time.perf_counter() as the connection was asked for: nothing the target wrote for it
+    # is older (a lifetime read later is judged against it)
+    opened_at: float
 
     async def send_message(self, content: str, *, thread_id: str | None = None,
                            message_id: str | None = None) -> SentMessage: ...

@@ -54,6 +54,7 @@ class AguiConnection:
         self.url = url
         self.log = EventLog()
         self.timeout = timeout
+        self.opened_at = time.perf_counter()
         self._client = client
         self._headers = {"Authorization": f"Bearer {token}"} if token and via == "header" else {}
         self._params = {"token": token} if token and via == "query" else {}

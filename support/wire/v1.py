@@ -57,6 +57,7 @@ class ChatClient:
         self.timeout = timeout
         self.connection_id: str | None = None
         self.user_id: str | None = None
+        self.opened_at = time.perf_counter()
         self.subprotocol: str | None = connection.subprotocol
         self.offered_subprotocol = False
         self._reader = asyncio.get_running_loop().create_task(self._read()) if reading else None
@@ -108,6 +109,7 @@ class ChatClient:
             raise AssertionError(f"could not reach the chat gateway at {url}: {exc}") from None
         client = cls(connection, EventLog(), timeout, reading=reading)
         client.offered_subprotocol = subprotocols is not None
+        client.opened_at = started
         if reading:
             greeting = await client.log.expect(
                 lambda r: r.type == GREETING,

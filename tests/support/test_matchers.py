@@ -202,14 +202,24 @@ def test_refusals() -> None:
 
 
 def test_cache_lifetimes_and_answers() -> None:
-    assert problem_of(expiring_within(3000, 3600), 3599) is None
+    assert problem_of(expiring_within(3_599_000, 3_600_000), 3_599_500) is None
+    assert problem_of(expiring_within(3_599_900, 3_600_000), 3_599_000) == (
+        "the entry expires in 3599.000 s")
+    assert problem_of(expiring_within(3_599_000, 3_600_000), 3_600_001) == (
+        "the entry expires in 3600.001 s")
     assert problem_of(expiring_within(3000, 3600), -1) == "the entry never expires"
     assert problem_of(expiring_within(3000, 3600), -2) == "the entry is not in the cache"
     answer = {"status": "completed", "response": "6 * 7 = 42", "thread_id": "t1"}
-    matcher = a_cached_answer("completed", "6 * 7 = 42", "t1", (86000, 86400))
-    assert problem_of(matcher, (answer, 86399)) is None
+    matcher = a_cached_answer("completed", "6 * 7 = 42", "t1", (86_399_000, 86_400_000))
+    assert problem_of(matcher, (answer, 86_399_990)) is None
     assert problem_of(matcher, (None, -2)) == "the answer is not in the cache"
     assert problem_of(matcher, (answer, -1)) == "the entry never expires"
+
+
+def test_a_promised_lifetime_is_bounded_by_the_time_since_the_write_could_have_been() -> None:
+    from support.actors.questions.cached import ROUNDING_MS, promised
+    assert promised(3600, written_after=10.0, read_at=10.25) == (
+        3_600_000 - 250 - ROUNDING_MS, 3_600_000)
 
 
 def test_cache_entries_stay_in_their_owners_space() -> None:

@@ -11,6 +11,7 @@ from hamcrest.core.matcher import Matcher
 from support.actors.person import Person
 from support.actors.questions.seen import threads
 from support.actors.questions.stored import session_record
+from support.actors.tasks.misbehaving import REVOKED_AT
 from support.contract import (
     CONNECTION_TTL_S,
     RESULT_TTL_S,
@@ -21,10 +22,10 @@ from support.contract import (
     session_key,
 )
 from support.matchers import a_cache_entry, a_cached_answer, assert_that, no_cache_entry
+from support.matchers.cached import Lifetime
 
-# How far below a promised lifetime a TTL read during the scenario may be: the seconds a
-# scenario takes between the write and the read.
-TTL_SLACK_S = 5
+# Redis counts a lifetime in whole milliseconds; a read may round either way by one.
+ROUNDING_MS = 2
 
 __all__ = [
     "cache_entries",
@@ -35,68 +36,101 @@ __all__ = [
     "own_ids",
 ]
 
+Entry = tuple[Any, int, float]  # the parsed value, its PTTL (ms), time.perf_counter() after
 
-def _entry(person: Person, key: str) -> Callable[[], Awaitable[tuple[Any, int]]]:
+
+def _entry(person: Person, key: str) -> Callable[[], Awaitable[Entry]]:
     cache = person.abilities.cache
 
-    async def read() -> tuple[Any, int]:
-        return await cache.get_json(key), await cache.ttl(key)
+    async def read() -> Entry:
+        value, left = await cache.get_json(key), await cache.pttl(key)
+        return value, left, time.perf_counter()
 
     return read
 
 
-def _expect_present(person: Person, key: str, matcher: Matcher[Any], what: str) -> None:
-    """Wait (bounded) until the entry is there, then judge that very read: a lifetime is
-    read once, as a re-read would let a TTL above the promise tick down into it."""
+def promised(lifetime_s: int, written_after: float, read_at: float) -> Lifetime:
+    """The milliseconds an entry promised `lifetime_s` may have left when read at `read_at`,
+    written at some moment after `written_after` (both time.perf_counter()): no more than
+    the whole lifetime, no less than it minus the time since `written_after`."""
+    whole = lifetime_s * 1000
+    return whole - int((read_at - written_after) * 1000) - ROUNDING_MS, whole
+
+
+def _expect_present(person: Person, key: str, matcher: Callable[[float], Matcher[Any]],
+                    what: str) -> None:
+    """Wait (bounded) until the entry is there, then judge that very read with the matcher
+    made for the moment of the read: a lifetime is read once, as a re-read would let one
+    above the promise tick down into it."""
     entry = person.abilities.eventually(_entry(person, key), lambda found: found[0] is not None,
                                         what, describe=lambda _: "the entry is not in the cache")
-    assert_that(entry, matcher, what)
+    value, left, read_at = entry
+    assert_that((value, left), matcher(read_at), what)
+
+
+def _absent(person: Person, key: str, what: str) -> None:
+    async def read() -> tuple[Any, int]:
+        value, left, _ = await _entry(person, key)()
+        return value, left
+
+    person.abilities.expect_eventually(read, no_cache_entry(), what)
 
 
 def expect_session_cached(person: Person, *, session: int = -1, present: bool) -> None:
-    """One of the person's sessions is cached for the hour the contract promises (within
-    a few seconds), or gone."""
-    ttl = (SESSION_TTL_S - TTL_SLACK_S, SESSION_TTL_S)
+    """One of the person's sessions is cached for the hour the contract promises (to the
+    millisecond the suite can vouch for: no more than an hour, no less than an hour since
+    the connection was asked for), or gone."""
     key = session_key(person.user_id, str(session_record(person, session)["id"]))
-    if present:
-        _expect_present(person, key, a_cache_entry(ttl=ttl),
-                        f"{person.name}'s session {key} to be cached")
+    if not present:
+        _absent(person, key, f"{person.name}'s session {key} to be gone from the cache")
         return
-    person.abilities.expect_eventually(_entry(person, key), no_cache_entry(),
-                                       f"{person.name}'s session {key} to be gone from the cache")
+    opened = person.connections[session].opened_at
+    _expect_present(person, key, lambda read_at: a_cache_entry(
+        ttl=promised(SESSION_TTL_S, opened, read_at)), f"{person.name}'s session {key} to be cached")
 
 
 def expect_connection_cached(person: Person, *, session: int = -1, present: bool) -> None:
-    """One of the person's connections is tracked (pointing at its session), or forgotten."""
-    key = connection_key(person.user_id, str(person.connections[session].connection_id))
-    if present:
-        _expect_present(person, key, a_cache_entry(
-            ttl=(CONNECTION_TTL_S - TTL_SLACK_S, CONNECTION_TTL_S),
-            fields={"session_id": str(session_record(person, session)["id"])}),
-            f"{person.name}'s connection {key} to be tracked")
+    """One of the person's connections is tracked (pointing at its session) for the hour
+    the contract promises, or forgotten."""
+    connection = person.connections[session]
+    key = connection_key(person.user_id, str(connection.connection_id))
+    if not present:
+        _absent(person, key, f"{person.name}'s connection {key} to be forgotten")
         return
-    person.abilities.expect_eventually(_entry(person, key), no_cache_entry(),
-                                       f"{person.name}'s connection {key} to be forgotten")
+    _expect_present(person, key, lambda read_at: a_cache_entry(
+        ttl=promised(CONNECTION_TTL_S, connection.opened_at, read_at),
+        fields={"session_id": str(session_record(person, session)["id"])}),
+        f"{person.name}'s connection {key} to be tracked")
 
 
 def expect_answer_cached(person: Person) -> None:
     """The person's last answer is cached with its status, text and conversation, for the
-    day the contract promises (within a few seconds)."""
-    ttl = (RESULT_TTL_S - TTL_SLACK_S, RESULT_TTL_S)
-    run = person.last_run
+    day the contract promises (no more, and no less than a day since it was asked)."""
+    answered = person.answered[-1] if person.answered else None
+    if answered is None:
+        raise AssertionError(f"{person.name} has not had an answer yet")
+    run = answered.run
     key = result_key(person.user_id, run.run_id)
     status = str(run.completion.status) if run.completion else "completed"
-    _expect_present(person, key, a_cached_answer(status, run.response, run.thread_id, ttl),
-                    f"{person.name}'s answer {key} to be cached")
+    _expect_present(person, key, lambda read_at: a_cached_answer(
+        status, run.response, run.thread_id, promised(RESULT_TTL_S, answered.asked_at, read_at)),
+        f"{person.name}'s answer {key} to be cached")
 
 
 def expect_revocation_until_expiry(person: Person) -> None:
-    """The revocation of the person's sign-in is kept until the sign-in would expire."""
+    """The revocation of the person's sign-in is kept until the sign-in would expire: no
+    longer, and no more than the second the service rounds it down to sooner."""
     sign_in = person.sign_in
     key = revoked_key(str(sign_in.jti))
-    remaining = int(sign_in.expires_at or 0) - int(time.time())
-    _expect_present(person, key, a_cache_entry(ttl=(max(1, remaining - TTL_SLACK_S),
-                                                    remaining + 1)),
+    revoked_at: float = person.recall(REVOKED_AT)
+    expires_ms = int(sign_in.expires_at or 0) * 1000
+
+    def until_expiry(read_at: float) -> Matcher[Any]:
+        wall_read = time.time() - (time.perf_counter() - read_at)
+        return a_cache_entry(ttl=(expires_ms - int(wall_read * 1000) - 1000 - ROUNDING_MS,
+                                  expires_ms - int(revoked_at * 1000) + ROUNDING_MS))
+
+    _expect_present(person, key, until_expiry,
                     f"the revocation of {person.name}'s sign-in ({key}) to be remembered")
 
 

@@ -23,8 +23,9 @@ __all__ = [
 ]
 
 
-def _answered(person: Person, question: str, run: RunSeen) -> None:
-    person.answered.append(Answered(question, run, str(person.connection.connection_id)))
+def _answered(person: Person, sent: SentMessage, run: RunSeen) -> None:
+    person.answered.append(Answered(sent.content, run, str(person.connection.connection_id),
+                                    sent.sent_at))
     person.remember("conversation", run.thread_id)
     person.remember("request", run.run_id)
 
@@ -46,7 +47,7 @@ async def asking(person: Person, text: str, *, same_conversation: bool = False,
     if at_start is not None and at_end is not None:
         person.remember("durable moments", [*person.recall("durable moments", []),
                                             DurableMoments(text, run, at_start, at_end)])
-    _answered(person, text, run)
+    _answered(person, sent, run)
     return run
 
 
@@ -96,7 +97,7 @@ def awaits_answer(person: Person) -> RunSeen:
     pending: SentMessage = person.recall("question waiting")
     run = person.abilities.run(person.connection.run_of(pending),
                                f"the answer to {pending.content!r}")
-    _answered(person, pending.content, run)
+    _answered(person, pending, run)
     return run
 
 
@@ -112,7 +113,7 @@ def sends_twice(person: Person, text: str) -> None:
         await client.log.expect_event(
             "agent_completed", run_id=run.run_id, start=again.mark, timeout=timeout,
             what=f"the repeated message to be answered with run {run.run_id} again")
-        _answered(person, text, run)
+        _answered(person, first, run)
         return run.events, client.log.events(start=again.mark, run_id=run.run_id)
 
     person.remember("repeated answers",

@@ -5,6 +5,7 @@ that is not valid characters. Every frame goes over the person's real connection
 from __future__ import annotations
 
 import json
+import time
 
 from support import tokens
 from support.actors.person import Person
@@ -13,6 +14,8 @@ from support.tokens import SignIn
 
 # What a person remembers of a sign-in that must end her session: when (epoch seconds).
 SESSION_ENDS_AT = "session ends at"
+# ... and of her sign-in's revocation: when it was asked for (epoch seconds).
+REVOKED_AT = "revoked at"
 # A sign-in let in after its `exp` is shown with one that ran out leeway - 2 s ago, so the
 # handshake has more than a second to land inside the leeway (`exp` is whole seconds).
 LEEWAY_NEEDED_S = 3
@@ -37,6 +40,7 @@ def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
     revoked = sign_in or person.sign_in
     if revoked.token is None or revoked.jti is None:
         raise ValueError("only a real sign-in can be revoked")
+    person.remember(REVOKED_AT, time.time())
     person.abilities.run(person.abilities.revoke(revoked.token),
                          f"{person.name}'s sign-in to be revoked")
     person.remember("revoked sign-ins", [*person.recall("revoked sign-ins", []), revoked.jti])
