@@ -23,6 +23,11 @@ def closes_going_away(context, user):
     connecting.leaves_going_away(context.cast[user])
 
 
+@given("{user:User} has a sign-in that lasts {lifetime:Lifetime}")
+def sign_in_lasting(context, user, lifetime):
+    misbehaving.has_sign_in_lasting(context.cast[user], lifetime)
+
+
 @when("{user:User}'s sign-in is revoked")
 def sign_in_revoked(context, user):
     misbehaving.revokes_sign_in(context.cast[user])

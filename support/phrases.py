@@ -54,6 +54,13 @@ FRAME_SIZES: dict[str, int] = {
     "one byte over 1 MiB": MAX_FRAME_BYTES + 1,
 }
 
+# How long a sign-in is made to last, in words -> seconds. Ninety-nine years reaches past
+# any year a short cut in the revocation's arithmetic would get right by chance.
+LIFETIMES: dict[str, int] = {
+    "a quarter of an hour": 15 * 60,
+    "ninety-nine years": 99 * 365 * 86_400,
+}
+
 # What the user is told, in words -> the error code of the contract.
 ERROR_WORDS: dict[str, str] = {
     "her message could not be read": "invalid_json",
@@ -129,6 +136,12 @@ def parse_forgery(text: str) -> str:
     return text
 
 
+@parse.with_pattern(_alternatives(LIFETIMES))
+def parse_lifetime(text: str) -> int:
+    """How long a sign-in lasts, as the features say it -> seconds."""
+    return LIFETIMES[text]
+
+
 @parse.with_pattern(_alternatives(ERROR_WORDS))
 def parse_problem(text: str) -> str:
     """What the user is told about an unusable message, in words -> the error code."""
@@ -147,4 +160,5 @@ register_type(
     Problem=parse_problem,
     Forgery=parse_forgery,
     FrameSize=parse_frame_size,
+    Lifetime=parse_lifetime,
 )

@@ -48,8 +48,14 @@ Feature: The cache knows who is online and what was just answered
     And everything cached for Bob is filed under him and about his own sessions and answers
 
   @revocation
-  Scenario: A revoked sign-in is remembered until it would have expired
+  Scenario Outline: A revoked sign-in is remembered until it would have expired, for one that lasts <lifetime>
+    Given Alice has a sign-in that lasts <lifetime>
     When Alice's sign-in is revoked
     Then the cache remembers the revocation until Alice's sign-in would have expired
     When Alice connects again with that sign-in
     Then Alice is turned away before the connection opens, because the sign-in was revoked
+
+    Examples:
+      | lifetime             |
+      | a quarter of an hour |
+      | ninety-nine years    |

@@ -22,6 +22,7 @@ LEEWAY_NEEDED_S = 3
 from support.wire.garbage import BROKEN_TEXT, GARBAGE
 
 __all__ = [
+    "has_sign_in_lasting",
     "revokes_sign_in",
     "sends_garbage",
     "sends_message_of",
@@ -33,6 +34,11 @@ __all__ = [
     "tries_sign_in_changed_to",
     "tries_sign_in_claiming_method",
 ]
+
+
+def has_sign_in_lasting(person: Person, seconds: int) -> None:
+    """Give the person a fresh sign-in that lasts `seconds` from now."""
+    person.sign_in = tokens.mint(person.abilities.config, person.user_id, lifetime_s=seconds)
 
 
 def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
