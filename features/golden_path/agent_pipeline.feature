@@ -32,6 +32,17 @@ Feature: The agents answer a question
       | What is 7 / 2?   | 7 / 2 = 3.5  |
       | What is -9 / 3?  | -9 / 3 = -3  |
       | What is 1.5 * 4? | 1.5 * 4 = 6  |
+      | What is 12 / -4? | 12 / -4 = -3 |
+
+  @agents
+  Scenario Outline: Advice is worked out from the products asked about: <question>
+    When Alice asks "<question>"
+    Then Alice gets the answer "<answer>"
+
+    Examples:
+      | question                                 | answer |
+      | How can I reduce the cost of my storage? | Your usage of Object storage (per TB-month) costs about $21.60 a month. Switching off idle time and taking a 35% committed-use discount would bring it to about $14.04, saving $7.56 a month. |
+      | How can I cut my bill?                   | Here is what I found about A100 GPU instance, L4 GPU instance, A100 GPU spot instance: 580 hours used last month. Plans available: Starter, Team, Committed use (1 year). |
 
   Scenario: Every tool that starts also finishes, exactly once
     When Alice asks "How can I reduce the cost of my GPU usage?"
