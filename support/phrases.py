@@ -37,7 +37,10 @@ REFUSAL_WORDS: dict[str, str] = {
 # Things an app could send that the service cannot use, as the features describe them.
 UNUSABLE_FRAMES: dict[str, str] = {
     "something that cannot be read at all": "{this is not json",
+    # one kind that sorts before the kinds the service knows, one after them
     "a message of a kind the service does not know": json.dumps({"type": "dance", "content": "hello"}),
+    "a message of another kind the service does not know": json.dumps(
+        {"type": "wave", "content": "hello"}),
     "a message without any text": json.dumps(
         {"type": "user_message", "thread_id": None, "message_id": None}
     ),

@@ -53,11 +53,12 @@ Feature: Only signed-in users get a live connection
     And Alice can ask "What is 6 * 7?" and get the answer "6 * 7 = 42"
 
     Examples:
-      | something                                     | problem                          |
-      | something that cannot be read at all          | her message could not be read    |
-      | a message of a kind the service does not know | the kind of message is not known |
-      | a message without any text                    | the message is incomplete        |
-      | a question one byte over 64 KiB               | the message is too large         |
+      | something                                           | problem                          |
+      | something that cannot be read at all                | her message could not be read    |
+      | a message of a kind the service does not know       | the kind of message is not known |
+      | a message of another kind the service does not know | the kind of message is not known |
+      | a message without any text                          | the message is incomplete        |
+      | a question one byte over 64 KiB                     | the message is too large         |
 
   Scenario: A question of exactly 64 KiB, in characters of two bytes each, is answered
     Given Alice is signed in
