@@ -43,7 +43,8 @@ def test_the_reports_carry_every_figure_and_every_survivor(tmp_path: Path) -> No
     unreached = Mutant("chat/auth.py", 30, "AddNot", "-    if a:\n+    if not a:")
     outcome = Outcome(mutants=10, tried=4, killed=[Mutant("chat/auth.py", 1, "AddNot", "d")] * 2,
                       survived=[survivor, unreached], incompetent=[],
-                      equivalent=[Mutant("chat/auth.py", 2, "X", "d", "never evaluated")])
+                      equivalent=[Mutant("chat/auth.py", 2, "X", "d", "never evaluated")],
+                      outside=[Mutant("chat/frames.py", 3, "NumberReplacer", "d", "a bound")])
     write(outcome, 4, 7, tmp_path)
     document = json.loads((tmp_path / "mutation.json").read_text())
     assert document["tool"] == "cosmic-ray"
@@ -59,7 +60,9 @@ def test_the_reports_carry_every_figure_and_every_survivor(tmp_path: Path) -> No
     assert "`chat/cache.py` line 12: NumberReplacer" in text and "ttl = 3601" in text
     assert "judged by features/golden_path/cache.feature:9" in text
     assert "no scenario runs this line" in text
-    assert "| 10 | 1 | 4 | 2 | 2 | 1 | 0 | 50% |" in text
+    assert "| 10 | 1 | 1 | 4 | 2 | 2 | 1 | 0 | 50% |" in text
+    assert document["outside_contract"][0]["reason"] == "a bound"
+    assert "- 1: a bound" in text
 
 
 def test_the_changed_lines_of_a_mutant_are_found_against_the_pristine_copy() -> None:

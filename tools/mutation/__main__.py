@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     write(outcome, args.sample, args.seed, Path(args.out),
           None if args.again is None else str(args.again))
-    print(f"mutants {outcome.mutants}: equivalent {len(outcome.equivalent)}, tried "
+    print(f"mutants {outcome.mutants}: equivalent {len(outcome.equivalent)}, outside the "
+          f"contract {len(outcome.outside)}, tried "
           f"{outcome.tried}, killed {len(outcome.killed)}, survived {len(outcome.survived)} "
           f"({len(outcome.unreached)} on lines no scenario runs), "
           f"incompetent {len(outcome.incompetent)}; wrote {args.out}/mutation.json and "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["LISTED", "Listed", "why_equivalent"]
+__all__ = ["LISTED", "Listed", "listed_reason", "why_equivalent"]
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,14 @@ def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int
         if first <= start and end <= last:
             return ("it changes a type annotation, which this module never evaluates "
                     "(from __future__ import annotations)")
-    line = path.read_text().splitlines()[start[0] - 1].strip()
-    for case in LISTED:
+    return listed_reason(LISTED, root, module, operator, start)
+
+
+def listed_reason(cases: tuple[Listed, ...], root: Path, module: str, operator: str,
+                  start: tuple[int, int]) -> str | None:
+    """The reason of the case in `cases` that names this mutant, or None."""
+    line = (root / module).read_text().splitlines()[start[0] - 1].strip()
+    for case in cases:
         if case.module == module and operator.endswith(case.operator) and case.line_text == line:
             return case.reason
     return None

@@ -40,6 +40,7 @@ def document(outcome: Outcome, sample: int | None, seed: int | None,
         "survived": [_entry(m) for m in outcome.survived],
         "incompetent": [_entry(m) for m in outcome.incompetent],
         "equivalent": [_entry(m, with_reason=True) for m in outcome.equivalent],
+        "outside_contract": [_entry(m, with_reason=True) for m in outcome.outside],
     }
 
 
@@ -57,16 +58,16 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None,
          "run, by scenario), or by the whole suite when its line runs at start-up; a mutant on a "
          "line no scenario runs survives without a run."),
         "",
-        ("| mutants | equivalent | tried | killed | survived | of them not reached | "
-         "incompetent | killed of tried |"),
-        "|---|---|---|---|---|---|---|---|",
-        (f"| {outcome.mutants} | {len(outcome.equivalent)} | {tried} | {len(outcome.killed)} | "
-         f"{len(outcome.survived)} | {len(outcome.unreached)} | {len(outcome.incompetent)} | "
-         f"{score} |"),
+        ("| mutants | equivalent | outside the contract | tried | killed | survived | "
+         "of them not reached | incompetent | killed of tried |"),
+        "|---|---|---|---|---|---|---|---|---|",
+        (f"| {outcome.mutants} | {len(outcome.equivalent)} | {len(outcome.outside)} | {tried} | "
+         f"{len(outcome.killed)} | {len(outcome.survived)} | {len(outcome.unreached)} | "
+         f"{len(outcome.incompetent)} | {score} |"),
         "",
         (f"The survivors of `{again}` were tried again." if again is not None else
-         "All mutants that are not equivalent were tried." if sample is None else
-         f"A random sample of {sample} of the mutants that are not equivalent was tried "
+         "All mutants not set aside were tried." if sample is None else
+         f"A random sample of {sample} of the mutants not set aside was tried "
          f"(seed {seed})."),
         "",
         "## Survivors: promises nobody checks",
@@ -81,6 +82,11 @@ def markdown(outcome: Outcome, sample: int | None, seed: int | None,
                   "```diff", mutant.diff.strip(), "```", ""]
     lines += ["", "## Equivalent mutants", ""]
     for reason, count in Counter(m.reason for m in outcome.equivalent).most_common():
+        lines.append(f"- {count}: {reason}")
+    lines += ["", "## Outside the contract", "",
+              "Mutants that change only what the contract does not promise, set aside untried:",
+              ""]
+    for reason, count in Counter(m.reason for m in outcome.outside).most_common():
         lines.append(f"- {count}: {reason}")
     return "\n".join(lines) + "\n"
 

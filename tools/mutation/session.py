@@ -29,6 +29,7 @@ from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResul
 
 from tools.mutation import MODULES
 from tools.mutation.equivalent import why_equivalent
+from tools.mutation.outside import why_outside
 from tools.mutation.reach import WORK, SuiteFailed, measure
 
 __all__ = ["Mutant", "Outcome", "SuiteFailed", "run_session"]
@@ -67,6 +68,7 @@ class Outcome:
     survived: list[Mutant]
     equivalent: list[Mutant]
     incompetent: list[Mutant]
+    outside: list[Mutant]  # set aside: they change only what the contract does not promise
 
     @property
     def unreached(self) -> list[Mutant]:
@@ -146,10 +148,11 @@ def _same_as(root: Path, item: WorkItem, wanted: list[dict[str, object]]) -> boo
 
 def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None,
             again: list[dict[str, object]] | None = None
-            ) -> tuple[int, list[tuple[str, str, int]], list[Mutant]]:
+            ) -> tuple[int, list[tuple[str, str, int]], list[Mutant], list[Mutant]]:
     """How many mutants there are, the keys of those to try (a sample, all, or those alike
-    the `again` list), and the equivalent ones."""
+    the `again` list), the equivalent ones and those outside the contract."""
     equivalent: list[Mutant] = []
+    outside: list[Mutant] = []
     candidates = []
     with use_db(str(db_path), WorkDB.Mode.open) as db:
         items = sorted(db.work_items, key=_key)
@@ -157,13 +160,16 @@ def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None,
             spec = item.mutations[0]
             reason = why_equivalent(root, str(spec.module_path), spec.operator_name,
                                     spec.start_pos, spec.end_pos)
+            beyond = why_outside(root, str(spec.module_path), spec.operator_name, spec.start_pos)
             if reason is not None:
                 equivalent.append(_mutant(item, None, reason))
+            elif beyond is not None:
+                outside.append(_mutant(item, None, beyond))
             elif again is None or _same_as(root, item, again):
                 candidates.append(_key(item))
     chosen = candidates if sample is None else random.Random(seed).sample(
         candidates, min(sample, len(candidates)))
-    return len(items), sorted(chosen), equivalent
+    return len(items), sorted(chosen), equivalent, outside
 
 
 def _leave_only(db_path: Path, keys: set[tuple[str, str, int]]) -> None:
@@ -190,7 +196,7 @@ def run_session(sample: int | None, seed: int | None, timeout: float,
         for root in roots[1:]:
             shutil.copytree(first, root)
         sessions = [_init(root, timeout) for root in roots]
-        mutants, chosen, equivalent = _choose(first, sessions[0][1], sample, seed, again)
+        mutants, chosen, equivalent, outside = _choose(first, sessions[0][1], sample, seed, again)
         for k, (_, db_path) in enumerate(sessions):
             _leave_only(db_path, set(chosen[k::workers]))
         running = [subprocess.Popen(["cosmic-ray", "exec", str(config), str(db_path)],
@@ -211,4 +217,5 @@ def run_session(sample: int | None, seed: int | None, timeout: float,
                     else:
                         incompetent.append(mutant)
         return Outcome(mutants, len(chosen), sorted(killed, key=_order),
-                       sorted(survived, key=_order), equivalent, sorted(incompetent, key=_order))
+                       sorted(survived, key=_order), equivalent, sorted(incompetent, key=_order),
+                       outside)
