@@ -35,6 +35,11 @@ def connects_with_bad_sign_in(context, user, credentials):
     misbehaving.tries_bad_sign_in(context.cast[user], credentials)
 
 
+@when("{user:User} connects with {sign_in:HeaderVariant}")
+def connects_with_sign_in_written(context, user, sign_in):
+    connecting.tries_sign_in_written(context.cast[user], sign_in)
+
+
 @when("{user:User} connects with her sign-in written into the address")
 def connects_with_sign_in_in_address(context, user):
     connecting.tries_to_connect(context.cast[user], via="query")

@@ -19,7 +19,7 @@ from behave import register_type
 
 from support.actors.cast import NAMES
 from support.contract import MAX_CONTENT_BYTES, MAX_FRAME_BYTES
-from support.tokens import BAD_SIGN_INS, FORGED_SIGN_INS
+from support.tokens import BAD_SIGN_INS, FORGED_SIGN_INS, HEADER_VARIANTS
 
 # How the features say why a connection was refused -> the reason code of §5.
 REFUSAL_WORDS: dict[str, str] = {
@@ -145,6 +145,12 @@ def parse_lifetime(text: str) -> int:
     return LIFETIMES[text]
 
 
+@parse.with_pattern(_alternatives(HEADER_VARIANTS))
+def parse_header_variant(text: str) -> str:
+    """A good sign-in written another way (keys of `tokens.HEADER_VARIANTS`)."""
+    return text
+
+
 @parse.with_pattern(_alternatives(ERROR_WORDS))
 def parse_problem(text: str) -> str:
     """What the user is told about an unusable message, in words -> the error code."""
@@ -164,4 +170,5 @@ register_type(
     Forgery=parse_forgery,
     FrameSize=parse_frame_size,
     Lifetime=parse_lifetime,
+    HeaderVariant=parse_header_variant,
 )

@@ -186,7 +186,29 @@ FORGED_SIGN_INS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
     "a sign-in that demands an extension the service does not know": lambda config, user: (
         _signed(config, user, crit=["urn:example:must-understand"],
                 **{"urn:example:must-understand": True})),
+    # a token of another kind (RFC 8417) passed off as a sign-in
+    "a sign-in that says it is a security event, not a sign-in": lambda config, user: (
+        _signed(config, user, typ="secevent+jwt")),
 }
+
+
+def _header_without_type(config: SuiteConfig, user_id: str) -> SignIn:
+    claims = _claims(config, user_id)
+    token = hand_made({"alg": "HS256"}, claims, config.jwt_secret)
+    return SignIn(token, claims["jti"], claims["exp"])
+
+
+# Good sign-ins written in the other ways a JWT header may be -> how each is made.
+HEADER_VARIANTS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
+    "a sign-in whose header does not say what it is": _header_without_type,
+    "a sign-in whose header says it is a jwt, in small letters": lambda config, user: (
+        _signed(config, user, typ="jwt")),
+}
+
+
+def sign_in_written(config: SuiteConfig, user_id: str, description: str) -> SignIn:
+    """A good sign-in whose header is written as a feature describes (`HEADER_VARIANTS`)."""
+    return HEADER_VARIANTS[description](config, user_id)
 
 
 def forged_sign_in(config: SuiteConfig, user_id: str, description: str) -> SignIn:

@@ -18,6 +18,7 @@ Feature: The service stands up to hostile sign-ins and garbage
       | a sign-in that names a key by an id shorter than any real one | the signature does not match     |
       | a sign-in with its signature cut off                         | the signature does not match     |
       | a sign-in that demands an extension the service does not know | the sign-in is unreadable        |
+      | a sign-in that says it is a security event, not a sign-in    | the sign-in is unreadable        |
 
   @storage
   Scenario: Someone who edits their own sign-in to pass as another user is refused

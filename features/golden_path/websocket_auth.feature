@@ -14,6 +14,16 @@ Feature: Only signed-in users get a live connection
     Then Alice is greeted as herself
     And Alice's session is recorded as active for that connection
 
+  @v1_only
+  Scenario Outline: A sign-in is let in however its header is written: <sign-in>
+    When Alice connects with <sign-in>
+    Then Alice is greeted as herself
+
+    Examples:
+      | sign-in                                                   |
+      | a sign-in whose header does not say what it is            |
+      | a sign-in whose header says it is a jwt, in small letters |
+
   Scenario Outline: A bad sign-in is turned away before the connection opens: <credentials>
     When Alice connects with <credentials>
     Then Alice is turned away before the connection opens, because <refusal>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from support import tokens
 from support.actors.person import Person
 from support.contract import CLOSE_GOING_AWAY
 from support.tokens import SignIn
@@ -15,6 +16,7 @@ __all__ = [
     "ends_session",
     "leaves_going_away",
     "loses_connection",
+    "tries_sign_in_written",
     "tries_to_connect",
 ]
 
@@ -30,6 +32,12 @@ def tries_to_connect(person: Person, sign_in: SignIn | None = None, *,
                      via: str = "header") -> None:
     """Attempt a connection; the outcome (greeting or refusal) is remembered for the Then."""
     _attempt(person, sign_in or person.sign_in, via, f"{person.name}'s connection attempt")
+
+
+def tries_sign_in_written(person: Person, description: str) -> None:
+    """Attempt a connection with a good sign-in whose header is written as described."""
+    tries_to_connect(person, tokens.sign_in_written(person.abilities.config, person.user_id,
+                                                    description))
 
 
 def connects(person: Person, *, via: str = "header") -> ChatClient:
