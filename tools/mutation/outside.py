@@ -1,22 +1,95 @@
 """Mutants a program could tell from the original, but only by a behaviour the contract
 does not promise (DESIGN §5, §5.1): a bound the reference service adds of its own, the
-wording of a message, a tuning constant. The suite checks the contract, so it must not
-check these; each is listed with the reason, by module, operator (a suffix of its name,
-"" for any) and the source line's text, and set aside like an equivalent mutant, apart
-from it in the reports.
+wording of a message, the service's own start-up checks of its settings, a tool for
+operators. The suite checks the contract, so it must not check these; each is listed with
+the reason and set aside like an equivalent mutant, apart from it in the reports.
+
+`OUTSIDE` names single lines, by module, operator (a suffix of its name, "" for any) and
+the source line's text; `SCOPES` names whole functions or classes, by module and
+qualified name, wherever their lines now are.
 """
 
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from tools.mutation.equivalent import Listed, listed_reason
 
-__all__ = ["OUTSIDE", "why_outside"]
+__all__ = ["OUTSIDE", "SCOPES", "Scope", "why_outside"]
 
-OUTSIDE: tuple[Listed, ...] = ()
+
+@dataclass(frozen=True)
+class Scope:
+    """Every mutant inside one function or class, and why none is a promise."""
+
+    module: str
+    qualname: str
+    reason: str
+
+
+_SETTINGS = ("the service's own check of its settings at start-up; the contract is what "
+             "a client sees, and the settings are the deployment's (tests/chat checks them)")
+_WORDING = ("only the wording of a message's free text; the contract names the code, not "
+            "the words")
+_OWN_BOUND = ("a bound the reference service adds of its own; the contract names none, so "
+              "another backend may draw it elsewhere")
+
+SCOPES: tuple[Scope, ...] = (
+    Scope("chat/auth.py", "issue_token",
+          "the service's own token issuer, for operators (`python -m chat token`); the "
+          "contract's clients bring their sign-ins, and the suite mints its own"),
+    Scope("chat/auth.py", "_VerificationKey.build", _SETTINGS),
+)
+
+OUTSIDE: tuple[Listed, ...] = (
+    Listed("chat/auth.py", "", "raise TokenRefused(\"bad_signature\", f\"unknown key id "
+           "{kid[:80]!r}\")", _WORDING),
+    Listed("chat/frames.py", "", "raise FrameError(\"unknown_type\", f\"unknown frame type "
+           "{kind[:60]!r}\")", _WORDING),
+    Listed("chat/frames.py", "", "f\"'content' is over {MAX_CONTENT_BYTES // 1024} KiB\")",
+           _WORDING),
+    Listed("chat/auth.py", "", "MAX_TOKEN_CHARS = 8192", _OWN_BOUND),
+    Listed("chat/auth.py", "", "if not isinstance(jti, str) or not jti or len(jti) > 200:",
+           _OWN_BOUND),
+    Listed("chat/frames.py", "", "MAX_CLIENT_ID_CHARS = 200", _OWN_BOUND),
+    Listed("chat/frames.py", "", "MAX_SEQ = 2**31 - 1", _OWN_BOUND),
+    Listed("chat/auth.py", "", "MAX_EPOCH_S = 253402300799",
+           "only how a date after the year 9999 is read"),
+    Listed("chat/auth.py", "", "self.leeway_s = max(0, settings.jwt_leeway_s)",
+           "only a deployment set to a negative leeway could tell; any leeway of 0 to 30 s "
+           "keeps the contract"),
+)
+
+
+@cache
+def _spans(path: Path) -> dict[str, tuple[int, int]]:
+    """Qualified name -> (first, last) line of every function and class in a module."""
+    spans: dict[str, tuple[int, int]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                spans[name] = (first, child.end_lineno or child.lineno)
+                visit(child, f"{name}.")
+
+    visit(ast.parse(path.read_text()), "")
+    return spans
 
 
 def why_outside(root: Path, module: str, operator: str, start: tuple[int, int]) -> str | None:
     """Why this mutant changes only what the contract does not promise, or None."""
+    for scope in SCOPES:
+        if scope.module == module:
+            span = _spans(root / module).get(scope.qualname)
+            if span is None:
+                raise ValueError(f"{module} has no {scope.qualname} any more; mend its "
+                                 "listing in tools/mutation/outside.py")
+            first, last = span
+            if first <= start[0] <= last:
+                return scope.reason
     return listed_reason(OUTSIDE, root, module, operator, start)
