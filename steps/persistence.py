@@ -55,6 +55,16 @@ def conversation_saved(context, user):
     stored.expect_conversations_saved(context.cast[user])
 
 
+@when('{user:User} asks "{first:Quoted}" and, while it runs, "{second:Quoted}"')
+def asks_while_asking(context, user, first, second):
+    asking.asks_while_asking(context.cast[user], first, second)
+
+
+@then("each of {user:User}'s requests is recorded as completed with the answer she saw for it")
+def each_recorded(context, user):
+    stored.expect_each_request_completed_as_seen(context.cast[user])
+
+
 @then("{user:User}'s request is recorded as running")
 def recorded_running(context, user):
     stored.expect_run_record(context.cast[user], a_run_record("running"))

@@ -143,6 +143,12 @@ def posts_into_made_up(context, user, text):
     asking.posts_into_made_up(context.cast[user], text)
 
 
+@when('{user:User} tries to add "{text:Quoted}" to a conversation nobody has, named {named:w} '
+      "her own")
+def posts_into_made_up_named(context, user, text, named):
+    asking.posts_into_made_up(context.cast[user], text, named=named)
+
+
 @then("{user:User} is told the same about both: {problem:Problem}")
 def told_alike(context, user, problem):
     seen.expect_refused_alike(context.cast[user], problem)

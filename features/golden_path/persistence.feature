@@ -31,6 +31,18 @@ Feature: Conversations are kept
     Then Alice's conversation is saved with each of her questions followed by its answer
     And when Alice reopens her conversation she receives its whole history, in order
 
+  @v1_only
+  Scenario: A conversation nobody has is not found by someone with conversations of her own
+    Given Alice has asked "What is 6 * 7?"
+    When Alice tries to add "Tell me more" to a conversation nobody has, named before her own
+    And Alice tries to add "Tell me more" to a conversation nobody has, named after her own
+    Then Alice is told the same about both: the conversation does not exist
+
+  @storage
+  Scenario: Two requests of one user at once are each recorded with their own answer
+    When Alice asks "Wait for 0.2 seconds" and, while it runs, "Wait for 0.5 seconds"
+    Then each of Alice's requests is recorded as completed with the answer she saw for it
+
   @storage
   Scenario: One user never reads or writes another user's conversation
     Given Alice has asked "What is 6 * 7?"

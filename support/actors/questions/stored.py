@@ -7,7 +7,13 @@ from typing import Any
 from hamcrest.core.matcher import Matcher
 
 from support.actors.person import Person
-from support.matchers import a_conversation, a_session_record, assert_that, working_notes
+from support.matchers import (
+    a_conversation,
+    a_run_record,
+    a_session_record,
+    assert_that,
+    working_notes,
+)
 
 __all__ = [
     "conversations",
@@ -56,6 +62,17 @@ def expect_session_record(person: Person, status: str, index: int = -1) -> dict[
 def request_record(person: Person) -> dict[str, Any] | None:
     """The stored record of the person's current request, now."""
     return person.abilities.read(person.abilities.storage.execution(person.recall("request")))
+
+
+def expect_each_request_completed_as_seen(person: Person) -> None:
+    """Every request the person had answered is recorded as completed with the very
+    answer she saw for it."""
+    storage = person.abilities.storage
+    for answered in person.answered:
+        run = answered.run
+        assert_that(person.abilities.read(storage.execution(run.run_id)),
+                    a_run_record("completed", result=run.response),
+                    f"{person.name}'s request {run.run_id} for {answered.question!r}")
 
 
 def expect_run_record(person: Person, matcher: Matcher[Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ __all__ = [
     "asks",
     "asks_in_two_byte_characters",
     "asks_on",
+    "asks_while_asking",
     "awaits_answer",
     "posts_into",
     "posts_into_made_up",
@@ -55,6 +56,22 @@ def asks(person: Person, text: str, *, same_conversation: bool = False) -> RunSe
     """Ask over the current connection and wait for the answer."""
     return person.abilities.run(asking(person, text, same_conversation=same_conversation),
                                 f"{person.name} to be answered {text!r}")
+
+
+def asks_while_asking(person: Person, first: str, second: str) -> None:
+    """Ask `first`, and once its agents have started, `second`, on the same connection;
+    wait for both answers. The first request exists before the second is made."""
+    client = person.connection
+
+    async def both() -> list[tuple[SentMessage, RunSeen]]:
+        one = await client.send_message(first)
+        await client.first_event_of(one)
+        two = await client.send_message(second)
+        return [(one, await client.run_of(one)), (two, await client.run_of(two))]
+
+    for sent, run in person.abilities.run(
+            both(), f"{person.name} to be answered {first!r} and {second!r}"):
+        _answered(person, sent, run)
 
 
 def asks_in_two_byte_characters(person: Person, size: int) -> RunSeen:
@@ -129,6 +146,8 @@ def posts_into(person: Person, thread_id: str, text: str) -> None:
                     [*person.recall("posts into conversations", []), (thread_id, sent.mark)])
 
 
-def posts_into_made_up(person: Person, text: str) -> None:
-    """Send a message into a conversation nobody has."""
-    posts_into(person, f"thr_{secrets.token_hex(16)}", text)
+def posts_into_made_up(person: Person, text: str, *, named: str | None = None) -> None:
+    """Send a message into a conversation nobody has; `named` "before" or "after" picks a
+    name that sorts before, or after, every name the service gives."""
+    made_up = {None: "thr_", "before": "thr_00", "after": "thr_zz"}[named]
+    posts_into(person, f"{made_up}{secrets.token_hex(16)}", text)
