@@ -8,8 +8,9 @@ A crash needs a chat service the suite runs itself: the scenario's tag
 from behave import given, then, when
 
 import support.phrases  # noqa: F401
-from support.actors.questions import resumed, stored
+from support.actors.questions import resumed, seen, stored
 from support.actors.tasks import connecting, crashing, crowding, resuming
+from support.contract import CLOSE_GOING_AWAY
 from support.matchers import a_run_record, assert_that, equal_to, greater_than
 
 
@@ -21,6 +22,16 @@ def own_service(context):
 @given("{user:User} is signed in to that chat service")
 def signed_in_there(context, user):
     crashing.signs_in_to_own_service(context.cast[user], context.cast)
+
+
+@when("that chat service is stopped")
+def stopped(context):
+    crashing.is_stopped(context.cast)
+
+
+@then("{user:User}'s app is disconnected because the chat service is going away")
+def disconnected_going_away(context, user):
+    seen.expect_closed_with(context.cast[user], CLOSE_GOING_AWAY, "the chat service is going away")
 
 
 @when("that chat service crashes and starts again")

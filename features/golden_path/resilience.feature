@@ -22,6 +22,15 @@ Feature: Nothing is lost when things go wrong
     And nobody sees anything of anyone else's conversations
 
   @fixture.own_chat_service @v1_only
+  Scenario: The chat service is stopped during Alice's answer, and ends that answer as interrupted before it goes
+    Given a chat service that the suite can crash and start again
+    And Alice is signed in to that chat service
+    When Alice asks "Wait for 10 seconds" and the agents start working
+    And that chat service is stopped
+    Then Alice's app is disconnected because the chat service is going away
+    And Alice's request is recorded as failed because it was interrupted
+
+  @fixture.own_chat_service @v1_only
   Scenario: The chat service crashes during Alice's answer, and when it is back she sees that answer ended as interrupted
     Given a chat service that the suite can crash and start again
     And Alice is signed in to that chat service

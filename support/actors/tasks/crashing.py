@@ -28,6 +28,7 @@ from support.processes import (
 __all__ = [
     "crashes_and_restarts",
     "expect_own_chat_service",
+    "is_stopped",
     "own_chat_service",
     "signs_in_to_own_service",
 ]
@@ -78,6 +79,11 @@ def expect_own_chat_service(cast: Cast) -> None:
 def signs_in_to_own_service(person: Person, cast: Cast) -> None:
     """Connect with the person's sign-in to the scenario's own chat service."""
     connects_to(person, str(_own(cast).url))
+
+
+def is_stopped(cast: Cast) -> None:
+    """Stop the scenario's own chat service the clean way (SIGTERM), as a deployment does."""
+    loop.run(_own(cast).stop(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to stop")
 
 
 def crashes_and_restarts(cast: Cast) -> None:
