@@ -31,9 +31,25 @@ _CENTURY = ("it only moves a cap on revocations to a century or more (or by less
             "it expires either way")
 _FROZEN = ("nothing assigns to a record after it is made (the frozen original would raise "
            "if anything did), so whether it refuses is never seen")
+_INTERNED = ("the queue's kinds are string literals of this module, which CPython interns, "
+             "so `is` and `==` agree on every one of them")
+_LAST_KIND = ("`replay` is the last of the queue's four kinds, so only it reaches this test, "
+              "and `replay` passes it either way")
+_NONE_SENTINEL = ("ALL_RUNS is None and the other side a set, so `!=` and `is not` agree "
+                  "on every value it can have")
 _UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
 LISTED: tuple[Listed, ...] = (
+    *(Listed("chat/connection.py", "ReplaceComparisonOperator_Eq_Is", f'{word} kind == "{kind}":',
+             _INTERNED)
+      for word, kind in (("if", "frame"), ("elif", "close"), ("elif", "live"),
+                         ("elif", "replay"))),
+    *(Listed("chat/connection.py", operator, 'elif kind == "replay":', _LAST_KIND)
+      for operator in ("ReplaceComparisonOperator_Eq_LtE", "ReplaceComparisonOperator_Eq_GtE")),
+    Listed("chat/connection.py", "ReplaceComparisonOperator_IsNot_NotEq",
+           "elif runs is not ALL_RUNS:", _NONE_SENTINEL),
+    Listed("chat/connection.py", "ReplaceComparisonOperator_IsNot_NotEq",
+           "if runs is not ALL_RUNS and run_id not in runs:", _NONE_SENTINEL),
     Listed("chat/store/runs.py", "",
            ".where(and_(events_t.c.user_id == user_id, events_t.c.thread_id == thread_id,",
            "a thread's events are read only after the thread was found to be the user's "
