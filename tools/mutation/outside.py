@@ -37,7 +37,11 @@ _WORDING = ("only the wording of a message's free text; the contract names the c
 _OWN_BOUND = ("a bound the reference service adds of its own; the contract names none, so "
               "another backend may draw it elsewhere")
 
+_TUNING = ("a tuning constant of this service (how long, how many, how often); the contract "
+           "names no figure for it")
+
 SCOPES: tuple[Scope, ...] = (
+    Scope("chat/cache.py", "concurrency_for", _TUNING),
     Scope("chat/auth.py", "issue_token",
           "the service's own token issuer, for operators (`python -m chat token`); the "
           "contract's clients bring their sign-ins, and the suite mints its own"),
@@ -56,6 +60,21 @@ OUTSIDE: tuple[Listed, ...] = (
            _OWN_BOUND),
     Listed("chat/frames.py", "", "MAX_CLIENT_ID_CHARS = 200", _OWN_BOUND),
     Listed("chat/frames.py", "", "MAX_SEQ = 2**31 - 1", _OWN_BOUND),
+    *(Listed(module, "", line, _TUNING) for module, line in (
+        ("chat/cache.py", "RESERVED_CONNECTIONS = 4"),
+        ("chat/cache.py", "DEFAULT_CONCURRENCY = 64"),
+        ("chat/cache.py", "GATEWAY_TTL_S = 10"),
+        ("chat/connection.py", "CLOSE_GRACE_S = 5.0"),
+        ("chat/connection.py", "MAX_OUTBOUND_ITEMS = 256"),
+        ("chat/connection.py", "MAX_TIMER_S = 86400.0"),
+        ("chat/runs/faults.py", "CACHE_WRITE_TIMEOUT_S = 1.0"),
+        ("chat/runs/faults.py", "REPAIRS_LIMIT = 10_000"),
+        ("chat/runs/recovery.py", "HEARTBEAT_INTERVAL_S = 1.0"),
+        ("chat/runs/recovery.py", "MISSING_GRACE_S = 2.0"),
+        ("chat/engine/tools.py", "WAIT_CAP_S = 30.0"),
+    )),
+    Listed("chat/runs/submission.py", "", "THREAD_TITLE_CHARS = 80",
+           "a conversation's title; the contract has no titles"),
     Listed("chat/auth.py", "", "MAX_EPOCH_S = 253402300799",
            "only how a date after the year 9999 is read"),
     Listed("chat/auth.py", "", "self.leeway_s = max(0, settings.jwt_leeway_s)",
