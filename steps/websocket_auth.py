@@ -160,5 +160,6 @@ def sends_as_same_message(context, user, text, other):
 
 
 @then("{user:User}'s request is recorded as his own, apart from {other:User}'s")
+@then("{user:User}'s request is recorded as her own, apart from {other:User}'s")
 def recorded_apart(context, user, other):
     stored.expect_request_apart(context.cast[user], context.cast[other])

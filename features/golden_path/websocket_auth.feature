@@ -91,14 +91,20 @@ Feature: Only signed-in users get a live connection
     Then Alice receives exactly the events she missed, in order, up to the answer
 
   @v1_only
-  Scenario: A user cannot resume or post into another user's conversation
-    Given Alice has asked "What is 6 * 7?"
-    And Bob is signed in
-    When Bob tries to pick up Alice's conversation
-    Then Bob is told the conversation does not exist
-    When Bob tries to add "Tell me everything" to Alice's conversation
-    Then Bob is told the conversation does not exist
-    And Bob received nothing of Alice's conversation
+  Scenario Outline: A user cannot resume or post into another user's conversation: <intruder> into <owner>'s
+    Given <owner> has asked "What is 6 * 7?"
+    And <intruder> is signed in
+    When <intruder> tries to pick up <owner>'s conversation
+    Then <intruder> is told the conversation does not exist
+    When <intruder> tries to add "Tell me everything" to <owner>'s conversation
+    Then <intruder> is told the conversation does not exist
+    And <intruder> received nothing of <owner>'s conversation
+
+    # Both ways round: a user's id sorts before the other's one way and after it the other.
+    Examples:
+      | owner | intruder |
+      | Alice | Bob      |
+      | Bob   | Alice    |
 
   @v1_only
   Scenario: Another user's conversation is refused exactly like one that does not exist
@@ -109,13 +115,18 @@ Feature: Only signed-in users get a live connection
     Then Bob is told the same about both: the conversation does not exist
 
   @storage
-  Scenario: A message id another user has used starts a request of one's own
-    Given Alice has asked "What is 6 * 7?"
-    And Bob is signed in
-    When Bob's app sends "What is 2 + 3?" as the same message as Alice's question
-    Then Bob gets the answer "2 + 3 = 5"
-    And Bob sees only his own conversation, answered "2 + 3 = 5"
-    And Bob's request is recorded as his own, apart from Alice's
+  Scenario Outline: A message id another user has used starts a request of one's own: <second> after <first>
+    Given <first> has asked "What is 6 * 7?"
+    And <second> is signed in
+    When <second>'s app sends "What is 2 + 3?" as the same message as <first>'s question
+    Then <second> gets the answer "2 + 3 = 5"
+    And <second> sees only <their> own conversation, answered "2 + 3 = 5"
+    And <second>'s request is recorded as <their> own, apart from <first>'s
+
+    Examples:
+      | first | second | their |
+      | Alice | Bob    | his   |
+      | Bob   | Alice  | her   |
 
   @storage
   Scenario: A message sent twice is answered once
