@@ -18,12 +18,15 @@ __all__ = ["LISTED", "Listed", "listed_reason", "why_equivalent"]
 
 @dataclass(frozen=True)
 class Listed:
-    """One equivalent mutant: where, which operator, the line it changes, and why."""
+    """One equivalent mutant: where, which operator, the line it changes, and why;
+    `after`, when given, is the text just before the changed token on that line (for a
+    line with two of the same operator)."""
 
     module: str
     operator: str
     line_text: str
     reason: str
+    after: str = ""
 
 
 _CENTURY = ("it only moves a cap on revocations to a century or more (or by less than a "
@@ -37,9 +40,28 @@ _LAST_KIND = ("`replay` is the last of the queue's four kinds, so only it reache
               "and `replay` passes it either way")
 _NONE_SENTINEL = ("ALL_RUNS is None and the other side a set, so `!=` and `is not` agree "
                   "on every value it can have")
+_OWNER_KNOWN = ("the row is found by an id the service made itself and already holds as this "
+                "user's (its ids are unique across users), so what this filter says of the "
+                "user changes no row")
 _UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/conversations.py", "",
+           '.where(and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == '
+           'bindparam("b_user")))', _OWNER_KNOWN, after="threads_t.c.user_id"),
+    Listed("chat/store/runs.py", "", 'runs_t.c.id == bindparam("b_id"), runs_t.c.user_id == '
+           'bindparam("b_user"),', _OWNER_KNOWN, after="runs_t.c.user_id"),
+    Listed("chat/store/runs.py", "", 'runs_t.c.user_id == bindparam("b_user"),', _OWNER_KNOWN),
+    Listed("chat/store/runs.py", "",
+           ".where(and_(events_t.c.user_id == user_id, events_t.c.run_id == run_id))",
+           _OWNER_KNOWN, after="events_t.c.user_id"),
+    Listed("chat/store/sessions.py", "", 'sessions_t.c.id == bindparam("b_id"), '
+           'sessions_t.c.user_id == bindparam("b_user")))', _OWNER_KNOWN,
+           after="sessions_t.c.user_id"),
+    Listed("chat/store/sessions.py", "",
+           "and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id)", _UNUSED),
+    Listed("chat/store/conversations.py", "",
+           "and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))", _UNUSED),
     *(Listed("chat/connection.py", "ReplaceComparisonOperator_Eq_Is", f'{word} kind == "{kind}":',
              _INTERNED)
       for word, kind in (("if", "frame"), ("elif", "close"), ("elif", "live"),
@@ -135,8 +157,10 @@ def _line(root: Path, module: str, start: tuple[int, int]) -> str:
 def listed_reason(cases: tuple[Listed, ...], root: Path, module: str, operator: str,
                   start: tuple[int, int]) -> str | None:
     """The reason of the case in `cases` that names this mutant, or None."""
-    line = _line(root, module, start)
+    raw = (root / module).read_text().splitlines()[start[0] - 1]
+    line, before = raw.strip(), raw[:start[1]].rstrip()
     for case in cases:
-        if case.module == module and operator.endswith(case.operator) and case.line_text == line:
+        if (case.module == module and operator.endswith(case.operator)
+                and case.line_text == line and before.endswith(case.after)):
             return case.reason
     return None
