@@ -45,6 +45,11 @@ def connects_with_sign_in_in_address(context, user):
     connecting.tries_to_connect(context.cast[user], via="query")
 
 
+@when("{user:User} connects with her sign-in offered as another kind of credential")
+def connects_with_other_scheme(context, user):
+    connecting.tries_to_connect(context.cast[user], via="other-scheme")
+
+
 @when("{user:User} connects from a browser, passing her sign-in the way browsers can")
 def connects_with_subprotocol(context, user):
     connecting.tries_to_connect(context.cast[user], via="subprotocol")

@@ -192,6 +192,13 @@ FORGED_SIGN_INS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
 }
 
 
+def key_id(secret: str) -> str:
+    """The id the contract gives an HMAC secret: its RFC 7638 thumbprint (the SHA-256 of
+    the JWK {"k", "kty": "oct"} written canonically, base64url)."""
+    jwk = {"k": _b64(secret.encode()), "kty": "oct"}
+    return _b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":")).encode()).digest())
+
+
 def _header_without_type(config: SuiteConfig, user_id: str) -> SignIn:
     claims = _claims(config, user_id)
     token = hand_made({"alg": "HS256"}, claims, config.jwt_secret)
@@ -203,6 +210,8 @@ HEADER_VARIANTS: dict[str, Callable[[SuiteConfig, str], SignIn]] = {
     "a sign-in whose header does not say what it is": _header_without_type,
     "a sign-in whose header says it is a jwt, in small letters": lambda config, user: (
         _signed(config, user, typ="jwt")),
+    "a sign-in that names the key it was signed with": lambda config, user: (
+        _signed(config, user, kid=key_id(config.jwt_secret))),
 }
 
 

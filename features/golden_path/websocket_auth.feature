@@ -23,6 +23,7 @@ Feature: Only signed-in users get a live connection
       | sign-in                                                   |
       | a sign-in whose header does not say what it is            |
       | a sign-in whose header says it is a jwt, in small letters |
+      | a sign-in that names the key it was signed with           |
 
   Scenario Outline: A bad sign-in is turned away before the connection opens: <credentials>
     When Alice connects with <credentials>
@@ -48,6 +49,10 @@ Feature: Only signed-in users get a live connection
   Scenario: A sign-in written into the address is not accepted
     When Alice connects with her sign-in written into the address
     Then Alice is turned away before the connection opens, because the sign-in is missing
+
+  Scenario: A sign-in offered as another kind of credential than a bearer one is not accepted
+    When Alice connects with her sign-in offered as another kind of credential
+    Then Alice is turned away before the connection opens, because the sign-in is unreadable
 
   @v1_only
   Scenario: A browser app connects, passing the sign-in the only way browsers can

@@ -26,7 +26,14 @@ import httpx
 
 from support.metrics import METRICS
 from support.wire.agui_codec import Translation, stream_problem, validated
-from support.wire.codec import Event, Refusal, RunSeen, SentMessage, refusal_of
+from support.wire.codec import (
+    AUTHORIZATION_SCHEMES,
+    Event,
+    Refusal,
+    RunSeen,
+    SentMessage,
+    refusal_of,
+)
 from support.wire.log import EventLog
 
 __all__ = ["AguiConnection", "AguiTarget"]
@@ -56,7 +63,8 @@ class AguiConnection:
         self.timeout = timeout
         self.opened_at = time.perf_counter()
         self._client = client
-        self._headers = {"Authorization": f"Bearer {token}"} if token and via == "header" else {}
+        scheme = AUTHORIZATION_SCHEMES.get(via)
+        self._headers = {"Authorization": f"{scheme} {token}"} if token and scheme else {}
         self._params = {"token": token} if token and via == "query" else {}
         self._requests: dict[int, asyncio.Task[None]] = {}
         # the AG-UI events of each question, by the log position it was sent at
@@ -187,7 +195,7 @@ class AguiTarget:
 
     async def open(self, token: str | None, *, via: str = "header",
                    reading: bool = True) -> AguiConnection | Refusal:
-        if via not in ("header", "query") or not reading:
+        if via not in ("header", "query", "other-scheme") or not reading:
             raise AssertionError(f"AG-UI has no sign-in by {via}, nor a client that never reads")
         connection = AguiConnection(self.url, token, self._http(), self.timeout, via=via)
         started = time.perf_counter()

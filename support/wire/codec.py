@@ -18,6 +18,7 @@ from typing import Any
 from support.contract import EVENT_TYPES
 
 __all__ = [
+    "AUTHORIZATION_SCHEMES",
     "ErrorReply",
     "Event",
     "Received",
@@ -53,6 +54,10 @@ def user_message(content: str, *, thread_id: str | None = None,
 def resume_frame(thread_id: str, after_seq: int) -> dict[str, Any]:
     return {"type": "resume", "thread_id": thread_id, "after_seq": after_seq}
 
+
+# How a sign-in is put in the Authorization header, by `via`: the contract's way, and one
+# that sorts after it (a check that compares schemes by order, not equality, lets it in).
+AUTHORIZATION_SCHEMES = {"header": "Bearer", "other-scheme": "Token"}
 
 @dataclass(frozen=True)
 class Event:

@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from support.contract import CLOSE_NORMAL, GREETING, HEALTH_PATH, MAX_FRAME_BYTES
 from support.metrics import METRICS
 from support.wire.codec import (
+    AUTHORIZATION_SCHEMES,
     Event,
     Refusal,
     RunSeen,
@@ -75,15 +76,16 @@ class ChatClient:
         """Connect and wait for `connection_established`, or return the server's refusal.
 
         `via` is how the sign-in travels: `header` (Authorization: Bearer), `subprotocol`
-        (the browser form: subprotocols `bearer` and the token) or `query` (`?token=`, which
-        the contract forbids; used to check that it is refused). `reading=False` opens a
+        (the browser form: subprotocols `bearer` and the token), or two ways the contract
+        forbids, used to check that they are refused: `query` (`?token=`) and
+        `other-scheme` (Authorization: Token). `reading=False` opens a
         connection whose app never reads, and does not wait for the greeting.
         """
         headers: dict[str, str] = {}
         subprotocols: list[str] | None = None
         target = url
-        if token is not None and via == "header":
-            headers["Authorization"] = f"Bearer {token}"
+        if token is not None and via in AUTHORIZATION_SCHEMES:
+            headers["Authorization"] = f"{AUTHORIZATION_SCHEMES[via]} {token}"
         elif token is not None and via == "subprotocol":
             subprotocols = ["bearer", token]
         elif token is not None and via == "query":

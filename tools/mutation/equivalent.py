@@ -46,6 +46,11 @@ _OWNER_KNOWN = ("the row is found by an id the service made itself and already h
 _UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/auth.py", "ReplaceTrueWithFalse", "sort_keys=True)",
+           "every member list of THUMBPRINT_MEMBERS is in sorted order already"),
+    Listed("chat/auth.py", "NumberReplacer", "return max(0, min(int(value), MAX_EPOCH_S))",
+           "it moves the floor of a date claim from the first second of 1970 to the next; no "
+           "sign-in is dated then"),
     Listed("chat/store/conversations.py", "",
            '.where(and_(threads_t.c.id == bindparam("b_id"), threads_t.c.user_id == '
            'bindparam("b_user")))', _OWNER_KNOWN, after="threads_t.c.user_id"),

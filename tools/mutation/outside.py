@@ -56,6 +56,14 @@ OUTSIDE: tuple[Listed, ...] = (
     Listed("chat/frames.py", "", "f\"'content' is over {MAX_CONTENT_BYTES // 1024} KiB\")",
            _WORDING),
     Listed("chat/auth.py", "", "MAX_TOKEN_CHARS = 8192", _OWN_BOUND),
+    Listed("chat/auth.py", "", "if len(token) > MAX_TOKEN_CHARS:", _OWN_BOUND),
+    Listed("chat/auth.py", "", 'raise TokenRefused("malformed", f"{type(exc).__name__}: '
+           '{exc}"[:200]) from None', _WORDING),
+    Listed("chat/auth.py", "", 'self.algorithms = tuple(a for a in settings.jwt_algorithms '
+           'if a.lower() != "none")', _SETTINGS),
+    Listed("chat/auth.py", "", "if not isinstance(jti, str) or not isinstance(exp, int):",
+           "the operator command's refusal of a token it cannot revoke (no jti or exp); the "
+           "contract is what a client sees"),
     Listed("chat/auth.py", "", "if not isinstance(jti, str) or not jti or len(jti) > 200:",
            _OWN_BOUND),
     Listed("chat/frames.py", "", "MAX_CLIENT_ID_CHARS = 200", _OWN_BOUND),
