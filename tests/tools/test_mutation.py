@@ -103,3 +103,18 @@ def test_a_function_outside_the_contract_is_set_aside_wherever_its_lines_are(
     reason = outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (5, 20))
     assert reason is not None and "issuer" in reason
     assert outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (1, 4)) is None
+
+
+def test_a_bare_star_made_a_slash_is_equivalent_only_while_no_call_names_an_earlier_parameter(
+        tmp_path: Path) -> None:
+    (tmp_path / "chat").mkdir()
+    module = tmp_path / "chat" / "m.py"
+    module.write_text("def f(a, *, b=1):\n    return a + b\n\n\nX = f(1, b=2)\n")
+    star = (1, 9)
+    assert why_equivalent(tmp_path, "chat/m.py", "core/ReplaceBinaryOperator_Mul_Div",
+                          star, (1, 10)) is not None
+    module.write_text("def f(a, *, b=1):\n    return a + b\n\n\nX = f(a=1, b=2)\n")
+    from tools.mutation import equivalent
+    equivalent._keywords_passed.cache_clear()
+    assert why_equivalent(tmp_path, "chat/m.py", "core/ReplaceBinaryOperator_Mul_Div",
+                          star, (1, 10)) is None

@@ -108,10 +108,6 @@ LISTED: tuple[Listed, ...] = (
              "int(time.time()) + MAX_REVOCATION_S))", _CENTURY)
       for operator in ("ReplaceBinaryOperator_Add_Mul", "ReplaceBinaryOperator_Add_Pow",
                        "ReplaceBinaryOperator_Add_LShift")),
-    Listed("chat/cache.py", "ReplaceBinaryOperator_Mul_Div",
-           "def __init__(self, redis: Any, *, concurrency: int | None = None) -> None:",
-           "every caller passes the client by position and the concurrency by name, which "
-           "a `/` in place of the `*` accepts just the same"),
     Listed("chat/runs/faults.py", "ReplaceComparisonOperator_Is_Eq",
            "if self._pending.get(key) is action:",
            "the actions are functions, which are equal only when they are the same object"),
@@ -152,7 +148,59 @@ def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int
     if operator.endswith("ReplaceTrueWithFalse") and _line(root, module, start) == (
             "@dataclass(frozen=True)"):
         return _FROZEN
+    if operator.endswith("ReplaceBinaryOperator_Mul_Div") and _bare_star(root, module, start):
+        return _STAR
     return listed_reason(LISTED, root, module, operator, start)
+
+
+_STAR = ("a `/` in place of a signature's bare `*`: no call in the service names a "
+         "parameter before it, so every call binds as before")
+
+
+def _bare_star(root: Path, module: str, start: tuple[int, int]) -> bool:
+    """Whether the mutant turns the bare `*` of a signature into `/` for a function (or a
+    class's `__init__`) that no call in `chat/` passes an earlier parameter to by name."""
+    raw = (root / module).read_text().splitlines()[start[0] - 1]
+    if raw[start[1]:start[1] + 1] != "*" or not raw[start[1] + 1:].lstrip().startswith(","):
+        return False
+    before = _named_before_star(root / module, start[0])
+    return before is not None and not (before[1] & _keywords_passed(root, before[0]))
+
+
+def _named_before_star(path: Path, line: int) -> tuple[str, frozenset[str]] | None:
+    """(the name callers use, the parameters before `*`) of the def whose signature holds
+    `line`; a method `__init__` is called by its class's name."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        bodies = [node] if isinstance(node, ast.ClassDef) else []
+        for holder in bodies:
+            for item in holder.body:
+                if (isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                        and item.lineno <= line < item.body[0].lineno):
+                    name = holder.name if item.name == "__init__" else item.name
+                    return name, _positional(item)
+        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.lineno <= line < node.body[0].lineno):
+            return node.name, _positional(node)
+    return None
+
+
+def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    return frozenset(a.arg for a in [*node.args.posonlyargs, *node.args.args]
+                     if a.arg not in ("self", "cls"))
+
+
+@cache
+def _keywords_passed(root: Path, name: str) -> frozenset[str]:
+    """Every keyword any call named `name` (a function, method or class) passes in chat/."""
+    found: set[str] = set()
+    for path in (root / "chat").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                called = (node.func.attr if isinstance(node.func, ast.Attribute)
+                          else getattr(node.func, "id", None))
+                if called == name:
+                    found.update(k.arg for k in node.keywords if k.arg)
+    return frozenset(found)
 
 
 def _line(root: Path, module: str, start: tuple[int, int]) -> str:
