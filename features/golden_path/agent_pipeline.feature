@@ -33,6 +33,12 @@ Feature: The agents answer a question
       | What is -9 / 3?  | -9 / 3 = -3  |
       | What is 1.5 * 4? | 1.5 * 4 = 6  |
       | What is 12 / -4? | 12 / -4 = -3 |
+      | What is 5 / 1?   | 5 / 1 = 5    |
+      | What is -6 / -1? | -6 / -1 = 6  |
+
+  Scenario: A wait of no time at all is done at once
+    When Alice asks "Wait for 0 seconds"
+    Then Alice gets the answer "Waited 0 seconds"
 
   @agents
   Scenario Outline: Advice is worked out from the products asked about: <question>

@@ -45,7 +45,29 @@ _OWNER_KNOWN = ("the row is found by an id the service made itself and already h
                 "user changes no row")
 _UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
+_OPS_LEFT = ("the engine asks the calculator only for + - * / (its question pattern allows no "
+             "other), and by this branch only the operator it tests is left, which passes "
+             "either way")
+_ENGINE_LITERAL = ("the operator comes from the engine's own question pattern, a literal of "
+                   "this module that CPython interns, so `is` and `==` agree")
+_RATED = ("the lookup hands over usage only of the products it found, each with its rate, so "
+          "the default for a product without one is never used")
+_PLANNED = "the shipped catalogue always lists plans, so the default discount is never used"
 LISTED: tuple[Listed, ...] = (
+    *(Listed("chat/engine/tools.py", f"ReplaceComparisonOperator_Eq_{op}", line, _OPS_LEFT)
+      for line, op in (('elif op == "*":', "LtE"), ('elif op == "/":', "GtE"),
+                       ('elif op == "/":', "LtE"))),
+    *(Listed("chat/engine/tools.py", "ReplaceComparisonOperator_Eq_Is", line, _ENGINE_LITERAL)
+      for line in ('if op == "+":', 'elif op == "-":', 'elif op == "*":', 'elif op == "/":')),
+    Listed("chat/engine/tools.py", "NumberReplacer",
+           'current = sum(rates.get(u["product"], 0.0) * float(u["hours"]) for u in usage)',
+           _RATED),
+    Listed("chat/engine/tools.py", "NumberReplacer",
+           'rates.get(u["product"], 0.0) * float(u["hours"]) * (1 - float(u["idle_share"]))',
+           _RATED),
+    Listed("chat/engine/tools.py", "NumberReplacer",
+           'best_discount = max((float(p["discount"]) for p in args.get("plans", [])), '
+           'default=0.0)', _PLANNED),
     Listed("chat/auth.py", "ReplaceTrueWithFalse", "sort_keys=True)",
            "every member list of THUMBPRINT_MEMBERS is in sorted order already"),
     Listed("chat/auth.py", "NumberReplacer", "return max(0, min(int(value), MAX_EPOCH_S))",
