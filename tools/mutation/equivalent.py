@@ -53,7 +53,22 @@ _ENGINE_LITERAL = ("the operator comes from the engine's own question pattern, a
 _RATED = ("the lookup hands over usage only of the products it found, each with its rate, so "
           "the default for a product without one is never used")
 _PLANNED = "the shipped catalogue always lists plans, so the default discount is never used"
+_SESSION_ORDER = ("a session is only ever 'active', 'disconnected' or 'ended', and 'active' "
+                  "sorts first, so `<=` picks the same rows as `==`")
+_RUN_ORDER = ("a run is only ever 'completed', 'failed' or 'running', and 'running' sorts "
+              "last, so `>=` picks the same rows as `==`, and `<` the same as `!=`")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/sessions.py", "ReplaceComparisonOperator_Eq_LtE",
+           'and_(sessions_t.c.status == "active", sessions_t.c.gateway_id.is_not(None)))',
+           _SESSION_ORDER),
+    Listed("chat/store/sessions.py", "ReplaceComparisonOperator_Eq_LtE",
+           '.where(and_(sessions_t.c.status == "active",', _SESSION_ORDER),
+    Listed("chat/store/runs.py", "ReplaceComparisonOperator_Eq_GtE",
+           'runs_t.c.status == "running"))', _RUN_ORDER),
+    Listed("chat/store/runs.py", "ReplaceComparisonOperator_Eq_GtE",
+           'statement = select(*_run_columns()).where(runs_t.c.status == "running")', _RUN_ORDER),
+    Listed("chat/store/runs.py", "ReplaceComparisonOperator_NotEq_Lt",
+           'runs_t.c.status != "running"))', _RUN_ORDER),
     *(Listed("chat/engine/tools.py", f"ReplaceComparisonOperator_Eq_{op}", line, _OPS_LEFT)
       for line, op in (('elif op == "*":', "LtE"), ('elif op == "/":', "GtE"),
                        ('elif op == "/":', "LtE"))),
