@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["LISTED", "Listed", "listed_reason", "why_equivalent"]
+__all__ = ["LISTED", "UNCALLED", "Listed", "listed_reason", "why_equivalent"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ _NONE_SENTINEL = ("ALL_RUNS is None and the other side a set, so `!=` and `is no
 _OWNER_KNOWN = ("the row is found by an id the service made itself and already holds as this "
                 "user's (its ids are unique across users), so what this filter says of the "
                 "user changes no row")
-_UNUSED = ("no code of the service calls it: only tests/chat and the benchmark read "
+UNCALLED = ("no code of the service calls it: only tests/chat and the benchmark read "
            "through it, so no answer of the service can change")
 _OPS_LEFT = ("the engine asks the calculator only for + - * / (its question pattern allows no "
              "other), and by this branch only the operator it tests is left, which passes "
@@ -101,9 +101,9 @@ LISTED: tuple[Listed, ...] = (
            'sessions_t.c.user_id == bindparam("b_user")))', _OWNER_KNOWN,
            after="sessions_t.c.user_id"),
     Listed("chat/store/sessions.py", "",
-           "and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id)", _UNUSED),
+           "and_(sessions_t.c.id == session_id, sessions_t.c.user_id == user_id)", UNCALLED),
     Listed("chat/store/conversations.py", "",
-           "and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))", _UNUSED),
+           "and_(threads_t.c.id == thread_id, threads_t.c.user_id == user_id))", UNCALLED),
     *(Listed("chat/connection.py", "ReplaceComparisonOperator_Eq_Is", f'{word} kind == "{kind}":',
              _INTERNED)
       for word, kind in (("if", "frame"), ("elif", "close"), ("elif", "live"),
@@ -120,11 +120,11 @@ LISTED: tuple[Listed, ...] = (
            "(EventStore.thread_events_after reads the thread first, in the same "
            "transaction), so whatever this filter says of the user changes no answer"),
     Listed("chat/store/runs.py", "", "and_(runs_t.c.id == run_id, runs_t.c.user_id == user_id)",
-           _UNUSED),
+           UNCALLED),
     Listed("chat/store/conversations.py", "",
-           '.where(and_(messages_t.c.user_id == bindparam("b_user"),', _UNUSED),
+           '.where(and_(messages_t.c.user_id == bindparam("b_user"),', UNCALLED),
     Listed("chat/store/conversations.py", "",
-           'messages_t.c.thread_id == bindparam("b_thread")))', _UNUSED),
+           'messages_t.c.thread_id == bindparam("b_thread")))', UNCALLED),
     Listed("chat/store/runs.py", "",
            "(runs_t.c.gateway_id != except_gateway) | runs_t.c.gateway_id.is_(None))",
            "the gateway's own runs, if listed, are left alone again: recovery fails only the "

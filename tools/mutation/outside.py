@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from tools.mutation.equivalent import Listed, listed_reason
+from tools.mutation.equivalent import UNCALLED, Listed, listed_reason
 
 __all__ = ["OUTSIDE", "SCOPES", "Scope", "why_outside"]
 
@@ -40,12 +40,9 @@ _OWN_BOUND = ("a bound the reference service adds of its own; the contract names
 _TUNING = ("a tuning constant of this service (how long, how many, how often); the contract "
            "names no figure for it")
 
-_UNCALLED = ("no code of the service calls it: only tests/chat and the benchmark read "
-             "through it, so no answer of the service can change")
-
 SCOPES: tuple[Scope, ...] = (
-    Scope("chat/cache.py", "Cache.get_result", _UNCALLED),
-    Scope("chat/cache.py", "Cache.get_results", _UNCALLED),
+    Scope("chat/cache.py", "Cache.get_result", UNCALLED),
+    Scope("chat/cache.py", "Cache.get_results", UNCALLED),
     Scope("chat/cache.py", "concurrency_for", _TUNING),
     Scope("chat/auth.py", "issue_token",
           "the service's own token issuer, for operators (`python -m chat token`); the "
