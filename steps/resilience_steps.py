@@ -34,6 +34,23 @@ def disconnected_going_away(context, user):
     seen.expect_closed_with(context.cast[user], CLOSE_GOING_AWAY, "the chat service is going away")
 
 
+@when("another chat service starts beside it, on the same storage")
+def another_beside(context):
+    crashing.another_starts_beside(context)
+
+
+@when("that first chat service crashes and stays down")
+def crashes_for_good(context):
+    crashing.crashes_for_good(context.cast)
+
+
+@when("{user:User} comes back on the other chat service and reopens that conversation from the start")
+def comes_back_elsewhere(context, user):
+    person = context.cast[user]
+    crashing.signs_in_to_other_service(person, context.cast)
+    resuming.resumes(person, person.thread_id, 0)
+
+
 @when("that chat service crashes and starts again")
 def crashes(context):
     crashing.crashes_and_restarts(context.cast)
@@ -67,6 +84,17 @@ def saved_once(context, user):
 @then("{user:User} sees her answer end as interrupted, every tool it started closed")
 def ended_interrupted(context, user):
     resumed.expect_interrupted(context.cast[user])
+
+
+@then("{user:User} sees her answer end as interrupted, every tool it started closed, "
+      "once the other chat service has noticed the crash")
+def ended_interrupted_elsewhere(context, user):
+    resumed.expect_interrupted(context.cast[user], crashing.takeover_s(context.cast))
+
+
+@then("{user:User}'s session on the crashed chat service is recorded as disconnected")
+def first_session_disconnected(context, user):
+    stored.expect_session_record(context.cast[user], "disconnected", index=0)
 
 
 @then("{user:User}'s request is recorded as failed because it was interrupted")

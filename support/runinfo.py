@@ -1,6 +1,7 @@
 """What this run is running against, for the console and every report.
 
-`support.stack` fills `RUN` when it starts the stack; the report writers read it. A
+`support.stack` fills `RUN` when it starts the stack, and `announce` says it on the
+console; the report writers read it. A
 fallback (with `backends=auto`) is recorded as a sentence naming what was replaced, so no
 report can pass on a fake while looking as if it tested the real thing; likewise every
 area the target cannot be checked on is named, with the reason (`not_checked`).
@@ -8,6 +9,7 @@ area the target cannot be checked on is named, with the reason (`not_checked`).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 
@@ -26,3 +28,19 @@ class RunInfo:
 
 
 RUN = RunInfo()
+
+
+def announce(target: str) -> None:
+    """Say on the console what the run is running against; loudly when parts were replaced."""
+    RUN.target = target
+    parts = ", ".join(f"{part}: {text}" for part, text in RUN.backends.items())
+    print(f"golden path: backends={RUN.mode} ({parts}); protocol {RUN.protocol} at "
+          f"{RUN.target}", file=sys.stderr)
+    if RUN.not_checked:
+        print("golden path: not checked: " + ", ".join(RUN.not_checked), file=sys.stderr)
+    if RUN.fallbacks:
+        rule = "!" * 78
+        lines = [rule, "!! FALLBACK: backends=auto replaced real parts by embedded ones:"]
+        lines += [f"!!   {sentence}" for sentence in RUN.fallbacks]
+        lines += ["!! This run did NOT test those real services.", rule]
+        print("\n".join(lines), file=sys.stderr)

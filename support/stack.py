@@ -3,7 +3,8 @@
 Three shapes, chosen by `SuiteConfig` (DESIGN §4):
 - embedded (default): the reference service in-process on 127.0.0.1 and port 0, a SQLite
   file in a private temporary directory, and one fakeredis server shared by the service and
-  the cache probe, so probes see exactly what the service wrote.
+  the cache probe, so probes see exactly what the service wrote; a gateway process the
+  suite starts itself reaches that same fakeredis over TCP (`support.embedded_cache`).
 - real: the same in-process service on PostgreSQL (`database_url`) and Redis
   (`redis_url`); an unreachable one stops the run within seconds with one message naming
   the URL and what to do. `auto` replaces an unreachable or unnamed part by its embedded
@@ -34,9 +35,10 @@ from urllib.parse import urlsplit
 from support import loop, reach
 from support.areas import not_checked
 from support.config import SuiteConfig, redact
+from support.embedded_cache import EmbeddedCache
 from support.probes import CacheProbe, StorageProbe
 from support.reach import REACH_TIMEOUT_S, url_unreachable
-from support.runinfo import RUN
+from support.runinfo import RUN, announce
 from support.wire import ChatTarget
 from support.wire.agui import AguiTarget
 from support.wire.v1 import V1Target
@@ -65,6 +67,10 @@ class Stack:
     service: Any = None
     service_redis: Any = None
     _temp_dir: str | None = None
+    embedded_cache: EmbeddedCache | None = None
+    # How long the reference service takes, at most, to notice that another gateway on
+    # the same storage died without closing (None: a gateway someone else runs).
+    takeover_s: float | None = None
     _closed: bool = field(default=False, repr=False)
     _agui: AguiTarget | None = field(default=None, repr=False)
 
@@ -104,6 +110,13 @@ class Stack:
             return
         await _revoke_with_operator_tool(self.config, token)
 
+    def redis_url_for_processes(self) -> str | None:
+        """The Redis a process the suite starts should use: the stack's own, so that it
+        shares the cache with the service and the probes."""
+        if self.embedded_cache is not None:
+            return self.embedded_cache.url()
+        return self.redis_url
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -112,7 +125,9 @@ class Stack:
             await self._agui.close()
         if self.service is not None:
             await self.service.close()
-        if self.service_redis is not None:
+        if self.embedded_cache is not None:
+            await self.embedded_cache.close()
+        elif self.service_redis is not None:
             await self.service_redis.aclose()
         for probe in (self.storage, self.cache):
             if probe is not None:
@@ -211,20 +226,17 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
 
     service_redis: Any = None
     service_redis_url: str | None = None
+    embedded_cache: EmbeddedCache | None = None
     if cache is not None and cache_problem is not None:
         await cache.close()
         opened.remove(cache)
         cache = None
     if cache is None:
         _record_fallback(config, "cache", config.redis_url, cache_problem, "fakeredis (embedded)")
-        import fakeredis
-
-        server = fakeredis.FakeServer()
-        cache = CacheProbe(
-            fakeredis.FakeAsyncRedis(server=server, decode_responses=True), "fakeredis"
-        )
+        embedded_cache = EmbeddedCache()
+        cache = embedded_cache.probe
         opened.append(cache)
-        service_redis = fakeredis.FakeAsyncRedis(server=server)
+        service_redis = embedded_cache.service_client
         RUN.backends["cache"] = "fakeredis (embedded)"
     else:
         RUN.backends["cache"] = f"Redis at {redact(str(config.redis_url))}"
@@ -244,22 +256,22 @@ async def _open(config: SuiteConfig, opened: list[Any]) -> Stack:
         RUN.backends["gateway"] = f"external at {gateway_url}"
         assert storage is not None, "an external gateway always has a real database"
         stack = Stack(config, gateway_url, storage, cache, service_redis_url)
-        _announce(stack)
-        return stack
+        return _announced(stack)
 
     if storage is None:
         storage = StorageProbe(str(database_url))
         opened.append(storage)
-    if service_redis is not None:
+    if embedded_cache is not None:
+        opened.append(embedded_cache)
+    elif service_redis is not None:
         opened.append(_Closer(service_redis.aclose))
-    service = await _start_embedded_service(
+    service, takeover_s = await _start_embedded_service(
         config, str(database_url), service_redis_url, service_redis
     )
     RUN.backends["gateway"] = f"in-process at {service.url}"
     stack = Stack(config, service.url, storage, cache, service_redis_url, service,
-                  service_redis, temp_dir)
-    _announce(stack)
-    return stack
+                  service_redis, temp_dir, embedded_cache, takeover_s)
+    return _announced(stack)
 
 
 async def _agent_stack(config: SuiteConfig) -> Stack:
@@ -274,8 +286,7 @@ async def _agent_stack(config: SuiteConfig) -> Stack:
     RUN.mode = "external agent"
     RUN.backends["agent"] = f"external AG-UI agent at {url} (storage and cache not read)"
     stack = Stack(config, "", None, None)
-    _announce(stack)
-    return stack
+    return _announced(stack)
 
 
 async def _nothing() -> None:
@@ -309,9 +320,11 @@ class _Closer:
 
 async def _start_embedded_service(
     config: SuiteConfig, database_url: str, redis_url: str | None, redis: Any
-) -> Any:
+) -> tuple[Any, float]:
+    """The reference service in-process, and how long it takes to notice a dead gateway."""
     from chat.app import start_service
     from chat.config import Settings
+    from chat.runs.recovery import TAKEOVER_S
 
     settings = Settings(
         database_url=database_url,
@@ -321,7 +334,7 @@ async def _start_embedded_service(
         jwt_audience=config.jwt_audience,
         jwt_leeway_s=config.jwt_leeway,
     )
-    return await start_service(settings, host="127.0.0.1", port=0, redis=redis)
+    return await start_service(settings, host="127.0.0.1", port=0, redis=redis), TAKEOVER_S
 
 
 def _real_cache(redis_url: str) -> CacheProbe:
@@ -345,20 +358,9 @@ def _kind(part: str, url: str | None) -> str:
     return "PostgreSQL" if url and url.startswith("postgresql") else "SQLite database"
 
 
-def _announce(stack: Stack) -> None:
-    """Say on the console what the run is running against; loudly when parts were replaced."""
-    RUN.target = stack.agent_url if stack.config.protocol == "ag-ui" else stack.gateway_url
-    parts = ", ".join(f"{part}: {text}" for part, text in RUN.backends.items())
-    print(f"golden path: backends={RUN.mode} ({parts}); protocol {RUN.protocol} at "
-          f"{RUN.target}", file=sys.stderr)
-    if RUN.not_checked:
-        print("golden path: not checked: " + ", ".join(RUN.not_checked), file=sys.stderr)
-    if RUN.fallbacks:
-        rule = "!" * 78
-        lines = [rule, "!! FALLBACK: backends=auto replaced real parts by embedded ones:"]
-        lines += [f"!!   {sentence}" for sentence in RUN.fallbacks]
-        lines += ["!! This run did NOT test those real services.", rule]
-        print("\n".join(lines), file=sys.stderr)
+def _announced(stack: Stack) -> Stack:
+    announce(stack.agent_url if stack.config.protocol == "ag-ui" else stack.gateway_url)
+    return stack
 
 
 async def _revoke_with_operator_tool(config: SuiteConfig, token: str) -> None:

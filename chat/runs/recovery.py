@@ -18,19 +18,23 @@ import logging
 import time
 from typing import Any
 
-from chat.cache import Cache
+from chat.cache import GATEWAY_TTL_S, Cache
 from chat.runs.events import EventStore, timestamp
 from chat.runs.faults import CACHE_WRITE_TIMEOUT_S, Repairs
 from chat.runs.sessions import Sessions
 from chat.runs.submission import Submissions
 from chat.store import Repositories, Store
 
-__all__ = ["HEARTBEAT_INTERVAL_S", "MISSING_GRACE_S", "Recovery"]
+__all__ = ["HEARTBEAT_INTERVAL_S", "MISSING_GRACE_S", "TAKEOVER_S", "Recovery"]
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 1.0
 MISSING_GRACE_S = 2.0
+# The longest a gateway that has seen another one alive takes to end that one's runs once
+# it died: its last heartbeat expires, one sweep finds it missing, the grace runs out, and
+# the next sweep ends them.
+TAKEOVER_S = GATEWAY_TTL_S + HEARTBEAT_INTERVAL_S + MISSING_GRACE_S + HEARTBEAT_INTERVAL_S
 
 
 class Recovery:

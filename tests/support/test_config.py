@@ -70,8 +70,8 @@ def test_auto_may_go_without_urls() -> None:
         ({"backends": "docker"}, "backends='docker' (-D backends) is not one of"),
         ({"timeout": "soon"}, "timeout='soon' (-D timeout) is not a number"),
         ({"timeout": "0"}, "must be between 0 and 600"),
-        ({"jwt_leeway": "31"}, "jwt_leeway='31' (-D jwt_leeway) must be a whole number of "
-                               "seconds from 0 to 30"),
+        ({"jwt_leeway": "31"}, ("jwt_leeway='31' (-D jwt_leeway) must be a whole number of "
+                                "seconds from 0 to 30")),
         ({"jwt_leeway": "2.5"}, "jwt_leeway='2.5' (-D jwt_leeway) must be a whole number"),
         ({"database_url": "mysql://x/y", "redis_url": "redis://h/0"}, "database_url (-D database_url) must be"),
         ({"redis_url": "http://h", "database_url": "sqlite+aiosqlite:///x"}, "redis_url (-D redis_url) must be"),

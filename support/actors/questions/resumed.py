@@ -25,11 +25,11 @@ __all__ = [
 ]
 
 
-def _answer_found(person: Person) -> list[Event]:
+def _answer_found(person: Person, allowance_s: float = 0.0) -> list[Event]:
     """The events of the person's current request received since resuming, up to its
     ending (waiting for it)."""
     run_id = person.recall("request")
-    return [e for e in events_after_resuming(person) if e.run_id == run_id]
+    return [e for e in events_after_resuming(person, allowance_s) if e.run_id == run_id]
 
 
 def expect_whole_answer(person: Person) -> None:
@@ -48,9 +48,10 @@ def expect_saved_once(person: Person) -> None:
     assert_that(rows, a_conversation(turns), f"{person.name}'s conversation")
 
 
-def expect_interrupted(person: Person) -> None:
-    """The resumed request ended failed as interrupted, every tool it started closed."""
-    found = _answer_found(person)
+def expect_interrupted(person: Person, allowance_s: float = 0.0) -> None:
+    """The resumed request ended failed as interrupted, every tool it started closed; its
+    ending awaited for the one timeout plus `allowance_s`."""
+    found = _answer_found(person, allowance_s)
     assert_that(found, a_well_formed_run())
     assert_that(found, ended("failed", error_code="interrupted"))
 

@@ -94,16 +94,17 @@ def expect_told(person: Person, code: str) -> None:
             f"expected {what}; {person.name} was told {reply.code!r}: {reply.message}")
 
 
-def events_after_resuming(person: Person) -> list[Event]:
-    """Wait for the resumed request to end; the events of its conversation received since
-    resuming."""
+def events_after_resuming(person: Person, allowance_s: float = 0.0) -> list[Event]:
+    """Wait for the resumed request to end (the one timeout, plus `allowance_s` for work
+    the service is known to take longer over); the events of its conversation received
+    since resuming."""
     run_id, client = person.recall("request"), person.connection
-    person.abilities.run(
+    wait_s = person.abilities.timeout + allowance_s
+    person.abilities.run_for(
         client.log.expect_event(
             "agent_completed", run_id=run_id, start=person.recall("reply position"),
-            timeout=person.abilities.timeout,
-            what=f"the answer to arrive after resuming (run {run_id})"),
-        "the resumed conversation to finish")
+            timeout=wait_s, what=f"the answer to arrive after resuming (run {run_id})"),
+        wait_s * 2, "the resumed conversation to finish")
     return client.log.events(start=person.recall("reply position"), thread_id=person.thread_id)
 
 

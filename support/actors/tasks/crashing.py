@@ -1,12 +1,13 @@
 """A chat service of the suite's own, in its own process, that can be crashed (SIGKILL:
-no clean-up, runs left `running`) and started again on the same port.
+no clean-up, runs left `running`) and started again on the same port; and another one
+beside it, on the same storage, that takes over what a crashed one left.
 
 `own_chat_service` is the behave fixture of the tag `@fixture.own_chat_service`: it
 starts `python -m chat serve` on what the stack actually runs (its database, and its
-Redis only when that is a real server: a fakeredis the stack fell back to lives in the
-suite's process, so the gateway then keeps its own), registers its own clean-up, and
-remembers it in the cast. With a gateway someone else runs it skips the scenario, saying
-why. The gateway is reached over the network only; nothing of `chat` is imported.
+Redis: a real server, or the stack's embedded fakeredis through its TCP front),
+registers its own clean-up, and remembers it in the cast. With a gateway someone else
+runs it skips the scenario, saying why. The gateways are reached over the network only;
+nothing of `chat` is imported.
 """
 
 from __future__ import annotations
@@ -26,14 +27,20 @@ from support.processes import (
 )
 
 __all__ = [
+    "another_starts_beside",
     "crashes_and_restarts",
+    "crashes_for_good",
     "expect_own_chat_service",
     "is_stopped",
     "own_chat_service",
+    "signs_in_to_other_service",
     "signs_in_to_own_service",
+    "takeover_s",
 ]
 
 OWN_SERVICE = "own chat service"
+OTHER_SERVICE = "other chat service"
+TAKEOVER = "takeover"
 
 
 def own_chat_service(context: Any) -> ServerProcess | None:
@@ -44,14 +51,21 @@ def own_chat_service(context: Any) -> ServerProcess | None:
             "the suite talks to a gateway it did not start (gateway_url), so it cannot crash "
             "and restart it; run without gateway_url to include this scenario")
         return None
-    config = stack.config
+    cast: Cast = context.cast
+    cast.remember(TAKEOVER, stack.takeover_s)
+    return cast.remember(OWN_SERVICE, _started(context, "a chat service of the suite's own"))
+
+
+def _started(context: Any, what: str) -> ServerProcess:
+    """A gateway process on the stack's storage and cache, stopped by the scenario's
+    clean-up."""
+    stack, config = context.stack, context.stack.config
     gateway = gateway_process(GatewaySettings(
         config.jwt_secret, config.jwt_issuer, config.jwt_audience,
-        stack.database_url, stack.redis_url, config.jwt_leeway))
-    cast: Cast = context.cast
-    _start(gateway, "a chat service of the suite's own to start")
+        stack.database_url, stack.redis_url_for_processes(), config.jwt_leeway))
+    _start(gateway, f"{what} to start")
     context.add_cleanup(_stop, gateway)
-    return cast.remember(OWN_SERVICE, gateway)
+    return gateway
 
 
 def _start(gateway: ServerProcess, what: str) -> None:
@@ -86,8 +100,35 @@ def is_stopped(cast: Cast) -> None:
     loop.run(_own(cast).stop(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to stop")
 
 
+def another_starts_beside(context: Any) -> None:
+    """Start a second chat service on the same storage and cache as the scenario's own."""
+    _own(context.cast)
+    context.cast.remember(OTHER_SERVICE, _started(context, "another chat service"))
+
+
+def signs_in_to_other_service(person: Person, cast: Cast) -> None:
+    """Connect with the person's sign-in to the chat service beside the scenario's own."""
+    other: ServerProcess | None = cast.recall(OTHER_SERVICE, None)
+    if other is None:
+        raise AssertionError("this scenario has started no other chat service")
+    connects_to(person, str(other.url))
+
+
+def takeover_s(cast: Cast) -> float:
+    """How long the reference service may take to notice that a gateway beside it died."""
+    allowance: float | None = cast.recall(TAKEOVER, None)
+    if allowance is None:
+        raise AssertionError("this scenario has no chat service of the suite's own "
+                             "(tag it @fixture.own_chat_service)")
+    return allowance
+
+
+def crashes_for_good(cast: Cast) -> None:
+    """SIGKILL the scenario's own chat service and leave it down."""
+    loop.run(_own(cast).kill(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to crash")
+
+
 def crashes_and_restarts(cast: Cast) -> None:
     """SIGKILL the scenario's own chat service, then start it again on the same port."""
-    gateway = _own(cast)
-    loop.run(gateway.kill(), timeout=STOP_TIMEOUT_S * 2, what="the chat service to crash")
-    _start(gateway, "the chat service to start again after crashing")
+    crashes_for_good(cast)
+    _start(_own(cast), "the chat service to start again after crashing")
