@@ -59,8 +59,13 @@ class DataAgent:
         elif plan.intent == "wait":
             seconds = plan.param("seconds")
             await think(f"Waiting {show_number(seconds)} seconds as asked.")
-            await tools.call("wait", {"seconds": seconds})
-            work.response = f"Waited {show_number(seconds)} seconds"
+            outcome = await tools.call("wait", {"seconds": seconds})
+            if outcome.ok:
+                work.response = f"Waited {show_number(seconds)} seconds"
+            else:
+                await think(f"The wait was refused: {outcome.result['error']}.")
+                work.response = (f"Waiting {show_number(seconds)} seconds cannot be done: "
+                                 f"{outcome.result['error']}.")
         else:
             classification = work.notes.get("classification", {})
             await think("Looking up products, plans and usage.")

@@ -40,6 +40,15 @@ Feature: The agents answer a question
     When Alice asks "Wait for 0 seconds"
     Then Alice gets the answer "Waited 0 seconds"
 
+  Scenario Outline: A wait of less than no time is refused, and the answer says so: <seconds> seconds
+    When Alice asks "Wait for <seconds> seconds"
+    Then Alice gets the answer "Waiting <seconds> seconds cannot be done: seconds must be a non-negative number."
+
+    Examples:
+      | seconds |
+      | -1      |
+      | -0.5    |
+
   @agents
   Scenario Outline: Advice is worked out from the products asked about: <question>
     When Alice asks "<question>"

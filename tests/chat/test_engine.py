@@ -112,6 +112,10 @@ def test_documented_intents() -> None:
     events, outcome = run("Wait for 45 seconds")
     assert events[3][1]["args"] == {"seconds": 30}
     assert outcome.response == "Waited 30 seconds"
+    events, outcome = run("Wait for -1 seconds")
+    assert events[4][1]["status"] == "error"
+    assert outcome.response == ("Waiting -1 seconds cannot be done: seconds must be a "
+                                "non-negative number.")
     _, outcome = run("Simulate a failure")
     assert (outcome.status, outcome.error_code, outcome.agents) == (
         "failed", "agent_error", ("triage",))
