@@ -66,14 +66,14 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         await service.close()
 
 
-async def _revoke(redis_url: str, token: str) -> str:
+async def _revoke(redis_url: str, token: str, leeway_s: int) -> str:
     import redis.asyncio
 
     from chat.auth import revoke_by_token
 
     client = redis.asyncio.from_url(redis_url)
     try:
-        return await revoke_by_token(client, token)
+        return await revoke_by_token(client, token, leeway_s=leeway_s)
     finally:
         await client.aclose()
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                     "GOLDEN_PATH_REDIS_URL is not set; revocation needs the Redis the gateway "
                     "uses (an embedded gateway's in-process cache cannot be reached)"
                 )
-            print(f"revoked {asyncio.run(_revoke(settings.redis_url, args.token))}")
+            print(f"revoked {asyncio.run(_revoke(settings.redis_url, args.token, settings.jwt_leeway_s))}")
     except (SettingsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

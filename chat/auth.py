@@ -347,20 +347,23 @@ def _epoch(value: Any) -> int:
     return max(0, min(int(value), MAX_EPOCH_S))
 
 
-async def revoke_token(redis: Any, jti: str, expires_at: int) -> None:
-    """Put `jti` on the revocation list until `expires_at` (epoch seconds), at least 1 s
-    and at most `MAX_REVOCATION_S`."""
-    await Cache(redis).revoke(jti, min(int(expires_at), int(time.time()) + MAX_REVOCATION_S))
+async def revoke_token(redis: Any, jti: str, expires_at: int, *, leeway_s: int) -> None:
+    """Put `jti` on the revocation list until the token would be refused anyway: its
+    `expires_at` (epoch seconds) and then the `leeway_s` the gateway lets an expired
+    token in for; at most `MAX_REVOCATION_S` from now."""
+    await Cache(redis).revoke(jti, min(int(expires_at) + leeway_s,
+                                       int(time.time()) + MAX_REVOCATION_S))
 
 
-async def revoke_by_token(redis: Any, token: str) -> str:
-    """The operator's revocation: the token's own `jti` is revoked until its own `exp`;
-    the `jti`. A token without them cannot be revoked (SettingsError)."""
+async def revoke_by_token(redis: Any, token: str, *, leeway_s: int) -> str:
+    """The operator's revocation: the token's own `jti` is revoked until its own `exp`,
+    and the leeway after it; the `jti`. A token without them cannot be revoked
+    (SettingsError)."""
     claims = unverified_claims(token)
     jti, exp = claims.get("jti"), claims.get("exp")
     if not isinstance(jti, str) or not isinstance(exp, int):
         raise SettingsError("the token has no jti or exp claim; nothing to revoke")
-    await revoke_token(redis, jti, exp)
+    await revoke_token(redis, jti, exp, leeway_s=leeway_s)
     return jti
 
 

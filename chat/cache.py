@@ -143,11 +143,12 @@ class Cache:
         return {run_id: None if raw is None else json.loads(raw)
                 for run_id, raw in zip(ordered, found, strict=True)}
 
-    async def revoke(self, jti: str, expires_at: int) -> None:
-        """Remember `jti` as revoked until the token would have expired anyway."""
-        ttl = max(1, int(expires_at - time.time()))
+    async def revoke(self, jti: str, until: int) -> None:
+        """Remember `jti` as revoked until the epoch second `until`, when the token would
+        be refused anyway (until the next whole second when that has passed already)."""
         async with self._slots:
-            await self.redis.set(revoked_key(jti), "1", ex=ttl)
+            await self.redis.set(revoked_key(jti), "1",
+                                 exat=max(until, int(time.time()) + 1))
 
     async def is_revoked(self, jti: str) -> bool:
         async with self._slots:

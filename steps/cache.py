@@ -28,6 +28,13 @@ def sign_in_lasting(context, user, lifetime):
     misbehaving.has_sign_in_lasting(context.cast[user], lifetime)
 
 
+@given("{user:User} has a sign-in that ran out a second ago, inside the grace the service "
+       "allows")
+def sign_in_lapsed(context, user):
+    if not_checkable := misbehaving.has_lapsed_sign_in(context.cast[user]):
+        context.scenario.skip(not_checkable)
+
+
 @when("{user:User}'s sign-in is revoked")
 def sign_in_revoked(context, user):
     misbehaving.revokes_sign_in(context.cast[user])
@@ -82,6 +89,7 @@ def cached_apart(context, user):
     assert_that(cached.cache_entries(person), cache_entries_of(person.user_id, **cached.own_ids(person)))
 
 
-@then("the cache remembers the revocation until {user:User}'s sign-in would have expired")
+@then("the cache remembers the revocation until {user:User}'s sign-in would be refused "
+      "anyway, grace included")
 def revocation_remembered(context, user):
     cached.expect_revocation_until_expiry(context.cast[user])

@@ -106,7 +106,7 @@ class Stack:
         if self.service_redis is not None:
             from chat.auth import revoke_by_token
 
-            await revoke_by_token(self.service_redis, token)
+            await revoke_by_token(self.service_redis, token, leeway_s=self.config.jwt_leeway)
             return
         await _revoke_with_operator_tool(self.config, token)
 

@@ -51,7 +51,7 @@ Feature: The cache knows who is online and what was just answered
   Scenario Outline: A revoked sign-in is remembered until it would have expired, for one that lasts <lifetime>
     Given Alice has a sign-in that lasts <lifetime>
     When Alice's sign-in is revoked
-    Then the cache remembers the revocation until Alice's sign-in would have expired
+    Then the cache remembers the revocation until Alice's sign-in would be refused anyway, grace included
     When Alice connects again with that sign-in
     Then Alice is turned away before the connection opens, because the sign-in was revoked
 
@@ -59,3 +59,11 @@ Feature: The cache knows who is online and what was just answered
       | lifetime             |
       | a quarter of an hour |
       | ninety-nine years    |
+
+  @revocation
+  Scenario: A revoked sign-in that ran out a second ago stays revoked through the grace the service allows
+    Given Alice has a sign-in that ran out a second ago, inside the grace the service allows
+    When Alice's sign-in is revoked
+    Then the cache remembers the revocation until Alice's sign-in would be refused anyway, grace included
+    When Alice connects again with that sign-in
+    Then Alice is turned away before the connection opens, because the sign-in was revoked

@@ -342,12 +342,12 @@ def test_revoked_token_refused_and_revocation_bounded() -> None:
         async with running_service(s) as service:
             revoked = issue_token(s, "alice", jti="revoked-jti")
             before = await handshake(service.url, bearer(revoked))
-            await revoke_token(service.redis, "revoked-jti", int(time.time()) + 600)
+            await revoke_token(service.redis, "revoked-jti", int(time.time()) + 600, leeway_s=5)
             after = await handshake(service.url, bearer(revoked))
             via_subprotocol = await handshake(service.url, None,
                                               subprotocols=["bearer", revoked])
             fresh = await handshake(service.url, bearer(issue_token(s, "alice")))
-            await revoke_token(service.redis, "forever", 10**30)
+            await revoke_token(service.redis, "forever", 10**30, leeway_s=5)
             return [before, after, via_subprotocol, fresh], await service.redis.ttl(
                 "gp:revoked:forever")
 

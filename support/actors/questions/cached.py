@@ -118,17 +118,17 @@ def expect_answer_cached(person: Person) -> None:
 
 
 def expect_revocation_until_expiry(person: Person) -> None:
-    """The revocation of the person's sign-in is kept until the sign-in would expire: no
-    longer, and no more than the second the service rounds it down to sooner."""
+    """The revocation of the person's sign-in is kept until the gateway would refuse the
+    sign-in anyway, its leeway after `exp` included: no longer, and not a moment less."""
     sign_in = person.sign_in
     key = revoked_key(str(sign_in.jti))
     revoked_at: float = person.recall(REVOKED_AT)
-    expires_ms = int(sign_in.expires_at or 0) * 1000
+    refused_ms = (int(sign_in.expires_at or 0) + person.abilities.config.jwt_leeway) * 1000
 
     def until_expiry(read_at: float) -> Matcher[Any]:
         wall_read = time.time() - (time.perf_counter() - read_at)
-        return a_cache_entry(ttl=(expires_ms - int(wall_read * 1000) - 1000 - ROUNDING_MS,
-                                  expires_ms - int(revoked_at * 1000) + ROUNDING_MS))
+        return a_cache_entry(ttl=(refused_ms - int(wall_read * 1000) - ROUNDING_MS,
+                                  refused_ms - int(revoked_at * 1000) + ROUNDING_MS))
 
     _expect_present(person, key, until_expiry,
                     f"the revocation of {person.name}'s sign-in ({key}) to be remembered")

@@ -11,6 +11,7 @@ from support import tokens
 from support.actors.person import Person
 from support.actors.tasks.connecting import connects, tries_to_connect
 from support.tokens import SignIn
+from support.wire.garbage import BROKEN_TEXT, GARBAGE
 
 # What a person remembers of a sign-in that must end her session: when (epoch seconds).
 SESSION_ENDS_AT = "session ends at"
@@ -19,9 +20,9 @@ REVOKED_AT = "revoked at"
 # A sign-in let in after its `exp` is shown with one that ran out leeway - 2 s ago, so the
 # handshake has more than a second to land inside the leeway (`exp` is whole seconds).
 LEEWAY_NEEDED_S = 3
-from support.wire.garbage import BROKEN_TEXT, GARBAGE
 
 __all__ = [
+    "has_lapsed_sign_in",
     "has_sign_in_lasting",
     "revokes_sign_in",
     "sends_garbage",
@@ -39,6 +40,18 @@ __all__ = [
 def has_sign_in_lasting(person: Person, seconds: int) -> None:
     """Give the person a fresh sign-in that lasts `seconds` from now."""
     person.sign_in = tokens.mint(person.abilities.config, person.user_id, lifetime_s=seconds)
+
+
+def has_lapsed_sign_in(person: Person) -> str | None:
+    """Give the person a sign-in that ran out a second ago, inside the gateway's leeway.
+    When the leeway is too short for the sign-in still to be inside it a step later, say
+    why and do nothing."""
+    leeway = person.abilities.config.jwt_leeway
+    if leeway < LEEWAY_NEEDED_S:
+        return (f"the gateway's leeway is {leeway} s (jwt_leeway); a sign-in inside it after "
+                f"it ran out needs at least {LEEWAY_NEEDED_S} s to be shown")
+    person.sign_in = tokens.lapsed_sign_in(person.abilities.config, person.user_id, 1)
+    return None
 
 
 def revokes_sign_in(person: Person, sign_in: SignIn | None = None) -> None:
