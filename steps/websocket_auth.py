@@ -14,6 +14,7 @@ from support.matchers import (
     has_properties,
     not_none,
     only_from,
+    refused_as_not_found,
     refused_because,
     the_same_events_as,
 )
@@ -92,6 +93,17 @@ def session_active(context, user):
     person = context.cast[user]
     owner = {"user_id": person.user_id, "token_jti": person.sign_in.jti}
     assert_that(stored.session_record(person), a_session_record("active", ended=False, **owner))
+
+
+@when('{user:User} connects with her sign-in at "{path:Quoted}" instead of the chat\'s own address')
+def connects_elsewhere(context, user, path):
+    connecting.tries_to_connect_at(context.cast[user], path)
+
+
+@then("{user:User} is turned away before the connection opens: nothing answers at that address")
+def turned_away_not_found(context, user):
+    assert_that(seen.attempt(context.cast[user]), refused_as_not_found(),
+                f"{user}'s connection attempt at an address that is not the chat's")
 
 
 @then("{user:User} is turned away before the connection opens, because {reason:Refusal}")

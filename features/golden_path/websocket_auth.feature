@@ -9,6 +9,17 @@ Feature: Only signed-in users get a live connection
     Then the chat service answers that it is healthy
 
   @v1_only
+  Scenario Outline: Nothing but the chat's own address opens a connection: <path>
+    When Alice connects with her sign-in at "<path>" instead of the chat's own address
+    Then Alice is turned away before the connection opens: nothing answers at that address
+
+    Examples:
+      | path     |
+      | /chat    |
+      | /ws/more |
+      | /x       |
+
+  @v1_only
   Scenario: A signed-in user is greeted as who they are
     When Alice connects with her sign-in
     Then Alice is greeted as herself

@@ -211,14 +211,16 @@ def _span(numbers: Sequence[int]) -> str:
 # -- handshakes and replays -------------------------------------------------------------
 
 
+def _opened(client: Any) -> str:
+    return f"the connection opened and greeted the user as {getattr(client, 'user_id', None)!r}"
+
+
 def refused_because(reason: str) -> Matcher[Any]:
     """A handshake refused with HTTP 401 and body {"error": "invalid_token", "reason"}."""
 
     def problem(outcome: Any) -> str | None:
         if not isinstance(outcome, Refusal):
-            return (
-                f"the connection opened and greeted the user as {getattr(outcome, 'user_id', None)!r}"
-            )
+            return _opened(outcome)
         if outcome.status != 401 or outcome.reason != reason:
             return f"the gateway answered {outcome.describe()} (body {outcome.body!r})"
         if outcome.error != "invalid_token":
@@ -226,6 +228,19 @@ def refused_because(reason: str) -> Matcher[Any]:
         return None
 
     return ProblemMatcher(f"a refusal before the connection opens, because {reason}", problem)
+
+
+def refused_as_not_found() -> Matcher[Any]:
+    """A handshake refused with HTTP 404: nothing answers at that address."""
+
+    def problem(outcome: Any) -> str | None:
+        if not isinstance(outcome, Refusal):
+            return _opened(outcome)
+        if outcome.status != 404:
+            return f"the gateway answered HTTP {outcome.status} (body {outcome.body!r})"
+        return None
+
+    return ProblemMatcher("a refusal before the connection opens, with HTTP 404", problem)
 
 
 def the_same_events_as(first: Sequence[Event]) -> Matcher[Sequence[Event]]:

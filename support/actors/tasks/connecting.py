@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from support import tokens
 from support.actors.person import Person
 from support.contract import CLOSE_GOING_AWAY
@@ -18,6 +20,7 @@ __all__ = [
     "loses_connection",
     "tries_sign_in_written",
     "tries_to_connect",
+    "tries_to_connect_at",
 ]
 
 
@@ -32,6 +35,18 @@ def tries_to_connect(person: Person, sign_in: SignIn | None = None, *,
                      via: str = "header") -> None:
     """Attempt a connection; the outcome (greeting or refusal) is remembered for the Then."""
     _attempt(person, sign_in or person.sign_in, via, f"{person.name}'s connection attempt")
+
+
+def tries_to_connect_at(person: Person, path: str) -> None:
+    """Attempt a connection with the person's own sign-in at another path of the chat
+    service's address; the outcome is remembered for the Then."""
+    url = urlunsplit(urlsplit(person.abilities.target.url)._replace(path=path, query=""))
+    outcome = person.abilities.run(
+        ChatClient.open(url, person.sign_in.token, timeout=person.abilities.timeout),
+        f"{person.name}'s connection attempt at {url}")
+    if not isinstance(outcome, Refusal):
+        person.connections.append(outcome)
+    person.remember("attempt", outcome)
 
 
 def tries_sign_in_written(person: Person, description: str) -> None:
