@@ -70,16 +70,16 @@ def answer_cached(context, user):
     cached.expect_answer_cached(context.cast[user])
 
 
-@then("the cache no longer holds {user:User}'s first session or its connection")
-def first_session_gone(context, user):
-    cached.expect_session_cached(context.cast[user], session=0, present=False)
-    cached.expect_connection_cached(context.cast[user], session=0, present=False)
+@then("the cache no longer holds {user:User}'s {which:Ordinal} session or its connection")
+def session_gone(context, user, which):
+    cached.expect_session_cached(context.cast[user], session=which, present=False)
+    cached.expect_connection_cached(context.cast[user], session=which, present=False)
 
 
-@then("the cache still holds {user:User}'s second session and its connection")
-def second_session_kept(context, user):
-    cached.expect_session_cached(context.cast[user], session=1, present=True)
-    cached.expect_connection_cached(context.cast[user], session=1, present=True)
+@then("the cache still holds {user:User}'s {which:Ordinal} session and its connection")
+def session_kept(context, user, which):
+    cached.expect_session_cached(context.cast[user], session=which, present=True)
+    cached.expect_connection_cached(context.cast[user], session=which, present=True)
 
 
 @then("everything cached for {user:User} is filed under her and about her own sessions and answers")

@@ -36,9 +36,9 @@ def posts_into_other(context, user, text, owner):
     asking.posts_into(context.cast[user], context.cast[owner].thread_id, text)
 
 
-@when("{user:User} ends her first session")
-def ends_first_session(context, user):
-    connecting.ends_session(context.cast[user], 0)
+@when("{user:User} ends her {which:Ordinal} session")
+def ends_one_session(context, user, which):
+    connecting.ends_session(context.cast[user], which)
 
 
 @then("{user:User} has exactly one saved conversation, the one she is talking in")
@@ -88,24 +88,24 @@ def no_conversation(context, user):
     assert_that(stored.messages(context.cast[user]), empty())
 
 
-@then("{user:User}'s first session is recorded as ended")
-def first_session_ended(context, user):
-    stored.expect_session_record(context.cast[user], "ended", index=0)
+@then("{user:User}'s {which:Ordinal} session is recorded as ended")
+def one_session_ended(context, user, which):
+    stored.expect_session_record(context.cast[user], "ended", index=which)
 
 
-@then("{user:User}'s second session is still recorded as active")
-def second_session_active(context, user):
-    stored.expect_session_record(context.cast[user], "active", index=1)
+@then("{user:User}'s {which:Ordinal} session is still recorded as active")
+def one_session_active(context, user, which):
+    stored.expect_session_record(context.cast[user], "active", index=which)
 
 
-@then("the working notes of {user:User}'s first session are removed")
-def first_session_notes_removed(context, user):
-    stored.expect_working_notes(context.cast[user], session=0, kept=False)
+@then("the working notes of {user:User}'s {which:Ordinal} session are removed")
+def session_notes_removed(context, user, which):
+    stored.expect_working_notes(context.cast[user], session=which, kept=False)
 
 
-@then("the working notes of {user:User}'s second session are kept")
-def second_session_notes_kept(context, user):
-    stored.expect_working_notes(context.cast[user], session=1, kept=True)
+@then("the working notes of {user:User}'s {which:Ordinal} session are kept")
+def session_notes_kept(context, user, which):
+    stored.expect_working_notes(context.cast[user], session=which, kept=True)
 
 
 @then("{user:User}'s working notes are kept")

@@ -64,6 +64,9 @@ LIFETIMES: dict[str, int] = {
     "ninety-nine years": 99 * 365 * 86_400,
 }
 
+# Which of a person's sessions, in words -> its index among her connections.
+ORDINALS: dict[str, int] = {"first": 0, "second": 1}
+
 # What the user is told, in words -> the error code of the contract.
 ERROR_WORDS: dict[str, str] = {
     "her message could not be read": "invalid_json",
@@ -157,6 +160,12 @@ def parse_problem(text: str) -> str:
     return ERROR_WORDS[text]
 
 
+@parse.with_pattern(_alternatives(ORDINALS))
+def parse_ordinal(text: str) -> int:
+    """Which of a person's sessions, in words -> its index."""
+    return ORDINALS[text]
+
+
 register_type(
     User=parse_user,
     Quoted=parse_quoted,
@@ -171,4 +180,5 @@ register_type(
     FrameSize=parse_frame_size,
     Lifetime=parse_lifetime,
     HeaderVariant=parse_header_variant,
+    Ordinal=parse_ordinal,
 )

@@ -30,15 +30,20 @@ Feature: The cache knows who is online and what was just answered
     Then Alice's answer is cached for a day
 
   @v1_only
-  Scenario: Ending a session removes that session's entries and nothing else
+  Scenario Outline: Ending a session removes that session's entries and nothing else: the <ended> of two
     Given Alice has asked "What is 6 * 7?"
     And Alice has a second session
     And Bob is signed in
-    When Alice ends her first session
-    Then the cache no longer holds Alice's first session or its connection
-    And the cache still holds Alice's second session and its connection
+    When Alice ends her <ended> session
+    Then the cache no longer holds Alice's <ended> session or its connection
+    And the cache still holds Alice's <other> session and its connection
     And Alice's answer is cached for a day
     And Bob's session is cached and expires within an hour
+
+    Examples:
+      | ended  | other  |
+      | first  | second |
+      | second | first  |
 
   @v1_only
   Scenario: Each user's entries are kept apart

@@ -53,14 +53,19 @@ Feature: Conversations are kept
     And Bob has no saved conversation
 
   @storage @v1_only
-  Scenario: Ending a session marks it ended and removes its working notes, and nothing else
+  Scenario Outline: Ending a session marks it ended and removes its working notes, and nothing else: the <ended> of two
     Given Alice has asked "What is 6 * 7?"
     And Alice has a second session in which she asked "What is 1 + 2?"
     And Bob has asked "What is 2 + 3?"
-    When Alice ends her first session
-    Then Alice's first session is recorded as ended
-    And Alice's second session is still recorded as active
-    And the working notes of Alice's first session are removed
-    And the working notes of Alice's second session are kept
+    When Alice ends her <ended> session
+    Then Alice's <ended> session is recorded as ended
+    And Alice's <other> session is still recorded as active
+    And the working notes of Alice's <ended> session are removed
+    And the working notes of Alice's <other> session are kept
     And Bob's working notes are kept
     And Alice's conversation is saved with her question and the answer she saw
+
+    Examples:
+      | ended  | other  |
+      | first  | second |
+      | second | first  |
