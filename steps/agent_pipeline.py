@@ -44,6 +44,14 @@ def calculator_works(context, user, a, op, b):
     assert_that(seen.last_answer(context.cast[user]), calculation)
 
 
+@then('the triage agent sorts {user:User}\'s question under "{topic:Quoted}", for the words '
+      '"{words:Quoted}"')
+def triage_sorts(context, user, topic, words):
+    sorting = used_tool("classify", status="ok", result={
+        "topic": topic, "keywords": [w for w in words.split(", ") if w]})
+    assert_that(seen.last_answer(context.cast[user]), sorting)
+
+
 @then("{user:User} sees the calculator fail because of a division by zero")
 def calculator_fails(context, user):
     failure = used_tool("calculator", status="error", result={"error": "division by zero"})

@@ -59,6 +59,18 @@ Feature: The agents answer a question
       | How can I reduce the cost of my storage? | Your usage of Object storage (per TB-month) costs about $21.60 a month. Switching off idle time and taking a 35% committed-use discount would bring it to about $14.04, saving $7.56 a month. |
       | How can I cut my bill?                   | Here is what I found about A100 GPU instance, L4 GPU instance, A100 GPU spot instance: 580 hours used last month. Plans available: Starter, Team, Committed use (1 year). |
 
+  @agents
+  Scenario Outline: The triage agent sorts a question under its topic by its words: <question>
+    When Alice asks "<question>"
+    Then the triage agent sorts Alice's question under "<topic>", for the words "<words>"
+
+    Examples:
+      | question                                 | topic   | words                 |
+      | How can I reduce the cost of my storage? | cost    | reduce, cost, storage |
+      | How many hours did we use?               | usage   | hours, use            |
+      | What plans do you have?                  | plans   | plans                 |
+      | Tell me something nice                   | general |                       |
+
   Scenario: Every tool that starts also finishes, exactly once
     When Alice asks "How can I reduce the cost of my GPU usage?"
     Then Alice sees every tool that starts finish exactly once, before the answer
