@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,25 +83,21 @@ def stored_events_after(
 
 
 class ThreadLocks:
-    """One asyncio lock per thread, dropped when nobody holds or waits for it. Keeps
-    this process's writers of one thread in line, so `seq` order is publish order."""
+    """One asyncio lock per thread, kept for as long as anyone holds or waits for it (the
+    map holds it weakly; its holders and waiters hold it). Keeps this process's writers
+    of one thread in line, so `seq` order is publish order."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     @contextlib.asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(thread_id, (asyncio.Lock(), 0))
-        self._locks[thread_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[thread_id]
-            if users <= 1:
-                del self._locks[thread_id]
-            else:
-                self._locks[thread_id] = (lock, users - 1)
+        lock = self._locks.get(thread_id)
+        if lock is None:
+            lock = self._locks[thread_id] = asyncio.Lock()
+        async with lock:
+            yield
 
 
 @dataclass(frozen=True)
