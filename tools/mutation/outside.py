@@ -70,6 +70,11 @@ OUTSIDE: tuple[Listed, ...] = (
            _OWN_BOUND),
     Listed("chat/frames.py", "", "MAX_CLIENT_ID_CHARS = 200", _OWN_BOUND),
     Listed("chat/frames.py", "", "MAX_SEQ = 2**31 - 1", _OWN_BOUND),
+    Listed("chat/frames.py", "", "or not 0 <= after_seq <= MAX_SEQ):", _OWN_BOUND,
+           after="0 <= after_seq"),
+    Listed("chat/frames.py", "NumberReplacer", 'after_seq = frame.get("after_seq", 0)',
+           "a resume without `after_seq`, which the contract's resume always names; reading "
+           "it as 0 is this service's own leniency"),
     *(Listed(module, "", line, _TUNING) for module, line in (
         ("chat/cache.py", "RESERVED_CONNECTIONS = 4"),
         ("chat/cache.py", "DEFAULT_CONCURRENCY = 64"),
@@ -81,6 +86,8 @@ OUTSIDE: tuple[Listed, ...] = (
         ("chat/runs/faults.py", "REPAIRS_LIMIT = 10_000"),
         ("chat/runs/recovery.py", "HEARTBEAT_INTERVAL_S = 1.0"),
         ("chat/runs/recovery.py", "MISSING_GRACE_S = 2.0"),
+        ("chat/runs/recovery.py", "TAKEOVER_S = GATEWAY_TTL_S + HEARTBEAT_INTERVAL_S + "
+         "MISSING_GRACE_S + HEARTBEAT_INTERVAL_S"),
         ("chat/engine/tools.py", "WAIT_CAP_S = 30.0"),
     )),
     Listed("chat/runs/submission.py", "", "THREAD_TITLE_CHARS = 80",
