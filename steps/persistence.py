@@ -27,6 +27,7 @@ def starts_asking(context, user, text):
 
 
 @when("the answer reaches {user:User}")
+@when("the answer reaches {user:User}, on the chat service that did not crash")
 def answer_arrives(context, user):
     asking.awaits_answer(context.cast[user])
 

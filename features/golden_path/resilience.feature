@@ -44,10 +44,15 @@ Feature: Nothing is lost when things go wrong
   Scenario: The chat service crashes for good during Alice's answer; the one beside it ends that answer as interrupted, and she finds it there
     Given a chat service that the suite can crash and start again
     And Alice is signed in to that chat service
+    And Bob is signed in
     When Alice asks "Wait for 10 seconds" and the agents start working
+    And Bob asks "Wait for 10 seconds" and the agents start working
     And another chat service starts beside it, on the same storage
     And that first chat service crashes and stays down
     And Alice comes back on the other chat service and reopens that conversation from the start
     Then Alice sees her answer end as interrupted, every tool it started closed, once the other chat service has noticed the crash
     And Alice's request is recorded as failed because it was interrupted
     And Alice's session on the crashed chat service is recorded as disconnected
+    When the answer reaches Bob, on the chat service that did not crash
+    Then Bob gets the answer "Waited 10 seconds"
+    And Bob's session is recorded as active for that connection
