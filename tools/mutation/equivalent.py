@@ -57,7 +57,21 @@ _SESSION_ORDER = ("a session is only ever 'active', 'disconnected' or 'ended', a
                   "sorts first, so `<=` picks the same rows as `==`")
 _RUN_ORDER = ("a run is only ever 'completed', 'failed' or 'running', and 'running' sorts "
               "last, so `>=` picks the same rows as `==`, and `<` the same as `!=`")
+_OWN_LITERAL = ("the status is always one of this service's own string literals, which "
+                "CPython interns, so `is` and `==` agree on every value it can have")
+_CLOSE_CODES = ("no close code below 1000 can arrive: RFC 6455 leaves them unused and the "
+                "websockets library refuses them as a protocol error, so `<=` picks the same "
+                "closes as `==`")
 LISTED: tuple[Listed, ...] = (
+    *(Listed(module, "ReplaceComparisonOperator_Eq_Is", line, _OWN_LITERAL)
+      for module, line in (
+          ("chat/runs/events.py", 'if status == "completed":'),
+          ("chat/runs/events.py", 'result=response if status == "completed" else None,'),
+          ("chat/store/sessions.py", '"ended_at": utcnow() if status == "ended" else None})'),
+          ("chat/engine/tools.py", 'return self.status == "ok"'))),
+    Listed("chat/gateway.py", "ReplaceComparisonOperator_Eq_LtE",
+           "ended = client.expired or (close is not None and close.code == 1000)",
+           _CLOSE_CODES),
     Listed("chat/store/sessions.py", "ReplaceComparisonOperator_Eq_LtE",
            'and_(sessions_t.c.status == "active", sessions_t.c.gateway_id.is_not(None)))',
            _SESSION_ORDER),
