@@ -86,8 +86,8 @@ OUTSIDE: tuple[Listed, ...] = (
         ("chat/runs/faults.py", "REPAIRS_LIMIT = 10_000"),
         ("chat/runs/recovery.py", "HEARTBEAT_INTERVAL_S = 1.0"),
         ("chat/runs/recovery.py", "MISSING_GRACE_S = 2.0"),
-        ("chat/runs/recovery.py", "TAKEOVER_S = GATEWAY_TTL_S + HEARTBEAT_INTERVAL_S + "
-         "MISSING_GRACE_S + HEARTBEAT_INTERVAL_S"),
+        ("chat/runs/recovery.py", ("TAKEOVER_S = GATEWAY_TTL_S + HEARTBEAT_INTERVAL_S + "
+                                   "MISSING_GRACE_S + HEARTBEAT_INTERVAL_S")),
         ("chat/engine/tools.py", "WAIT_CAP_S = 30.0"),
     )),
     Listed("chat/store/repositories.py", "", 'self.is_sqlite = engine.dialect.name == '
