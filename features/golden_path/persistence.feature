@@ -39,9 +39,14 @@ Feature: Conversations are kept
     Then Alice is told the same about both: the conversation does not exist
 
   @storage
-  Scenario: Two requests of one user at once are each recorded with their own answer
-    When Alice asks "Wait for 0.2 seconds" and, while it runs, "Wait for 0.5 seconds"
+  Scenario Outline: Two requests of one user at once are each recorded with their own answer, the <which> one done first
+    When Alice asks "<first>" and, while it runs, "<second>"
     Then each of Alice's requests is recorded as completed with the answer she saw for it
+
+    Examples:
+      | which  | first                | second               |
+      | first  | Wait for 0.2 seconds | Wait for 0.5 seconds |
+      | second | Wait for 0.5 seconds | Wait for 0.2 seconds |
 
   @storage
   Scenario: One user never reads or writes another user's conversation
