@@ -62,7 +62,17 @@ _OWN_LITERAL = ("the status is always one of this service's own string literals,
 _CLOSE_CODES = ("no close code below 1000 can arrive: RFC 6455 leaves them unused and the "
                 "websockets library refuses them as a protocol error, so `<=` picks the same "
                 "closes as `==`")
+_COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singletons: `==` "
+                    "is `is` for its members, and 'agent_completed' sorts before every other "
+                    "type, so `<=` picks it alone")
+_SETTLED = ("an event is settled only after it was emitted, so the settled count never "
+            "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    *(Listed("chat/runs/events.py", f"ReplaceComparisonOperator_Is_{op}",
+             "if pending.type is EventType.AGENT_COMPLETED:", _COMPLETED_FIRST)
+      for op in ("Eq", "LtE")),
+    Listed("chat/runs/events.py", "ReplaceComparisonOperator_Eq_GtE",
+           "if self._settled == self._emitted:", _SETTLED),
     *(Listed(module, "ReplaceComparisonOperator_Eq_Is", line, _OWN_LITERAL)
       for module, line in (
           ("chat/runs/events.py", 'if status == "completed":'),
