@@ -11,7 +11,13 @@ import support.phrases  # noqa: F401
 from support.actors.questions import resumed, seen, stored
 from support.actors.tasks import connecting, crashing, crowding, resuming
 from support.contract import CLOSE_GOING_AWAY
-from support.matchers import a_run_record, assert_that, equal_to, greater_than
+from support.matchers import (
+    a_run_record,
+    assert_that,
+    equal_to,
+    greater_than,
+    refused_as_unavailable,
+)
 
 
 @given("a chat service that the suite can crash and start again")
@@ -22,6 +28,29 @@ def own_service(context):
 @given("{user:User} is signed in to that chat service")
 def signed_in_there(context, user):
     crashing.signs_in_to_own_service(context.cast[user], context.cast)
+
+
+@when("the line between that chat service and its cache is cut")
+def cache_line_cut(context):
+    crashing.cuts_cache_line(context.cast)
+
+
+@when("the line between that chat service and its cache is back")
+def cache_line_back(context):
+    crashing.restores_cache_line(context.cast)
+
+
+@when("{user:User} tries to sign in to that chat service")
+@when("{user:User} signs in to that chat service")
+def tries_there(context, user):
+    crashing.tries_own_service(context.cast[user], context.cast)
+
+
+@then("{user:User} is turned away before the connection opens: the sign-in cannot be checked "
+      "right now")
+def turned_away_unavailable(context, user):
+    assert_that(seen.attempt(context.cast[user]), refused_as_unavailable(),
+                f"{user}'s connection attempt while the cache is away")
 
 
 @when("that chat service is stopped")

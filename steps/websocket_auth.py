@@ -82,6 +82,7 @@ def sends_twice(context, user, text):
 
 
 @then("{user:User} is greeted as herself")
+@then("{user:User} is greeted as himself")
 def greeted(context, user):
     person = context.cast[user]
     greeting = has_properties(user_id=equal_to(person.user_id), connection_id=not_none())

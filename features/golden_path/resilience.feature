@@ -56,3 +56,19 @@ Feature: Nothing is lost when things go wrong
     When the answer reaches Bob, on the chat service that did not crash
     Then Bob gets the answer "Waited 10 seconds"
     And Bob's session is recorded as active for that connection
+
+  @fixture.own_chat_service @v1_only
+  Scenario: The cache goes away during Alice's answer: the answer still arrives and is saved, sign-ins wait, and the answer is cached once the cache is back
+    Given a chat service that the suite can crash and start again
+    And Alice is signed in to that chat service
+    When Alice asks "Wait for 0.5 seconds" and the agents start working
+    And the line between that chat service and its cache is cut
+    And the answer reaches Alice
+    Then Alice gets the answer "Waited 0.5 seconds"
+    And Alice's request is recorded as completed with the answer she saw
+    When Bob tries to sign in to that chat service
+    Then Bob is turned away before the connection opens: the sign-in cannot be checked right now
+    When the line between that chat service and its cache is back
+    Then Alice's answer is cached for a day
+    When Bob signs in to that chat service
+    Then Bob is greeted as himself

@@ -243,6 +243,21 @@ def refused_as_not_found() -> Matcher[Any]:
     return ProblemMatcher("a refusal before the connection opens, with HTTP 404", problem)
 
 
+def refused_as_unavailable() -> Matcher[Any]:
+    """A handshake refused with HTTP 503 and body {"error": "unavailable"}: the sign-in
+    cannot be checked right now (DESIGN §5)."""
+
+    def problem(outcome: Any) -> str | None:
+        if not isinstance(outcome, Refusal):
+            return _opened(outcome)
+        if outcome.status != 503 or outcome.error != "unavailable":
+            return f"the gateway answered HTTP {outcome.status} (body {outcome.body!r})"
+        return None
+
+    return ProblemMatcher("a refusal before the connection opens, with HTTP 503 unavailable",
+                          problem)
+
+
 def the_same_events_as(first: Sequence[Event]) -> Matcher[Sequence[Event]]:
     """The same run's events again: same run, types, seq and payloads, in order."""
 

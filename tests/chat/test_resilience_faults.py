@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import fakeredis
 import pytest
@@ -38,6 +38,7 @@ from chat.runs import HEARTBEAT_INTERVAL_S, MISSING_GRACE_S
 from support.config import SuiteConfig
 from support.probes import eventually
 from support.processes import GatewaySettings, free_port, gateway_process
+from support.relay import TcpRelay, through
 from support.tokens import mint
 from support.wire.codec import Event, Refusal
 from support.wire.v1 import ChatClient
@@ -53,65 +54,6 @@ WAIT_S = 10.0
 # A killed gateway is found by another within its heartbeat's life, the grace and a tick.
 FOUND_BY_ANOTHER_S = GATEWAY_TTL_S + MISSING_GRACE_S + 2 * HEARTBEAT_INTERVAL_S + 3
 FOUND_AT_RESTART_S = 8.0
-
-
-class TcpRelay:
-    """Forwards 127.0.0.1:`port` to `target`; `cut()` drops every connection and refuses
-    new ones (accepted and closed at once) until `restore()`."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self.cut_off = False
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut_off:
-            writer.transport.abort()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._pipes |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
-                             return_exceptions=True)
-        self._pipes -= {writer, up_writer}
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (OSError, ConnectionError):
-            pass
-        finally:
-            writer.transport.abort()
-
-    def cut(self) -> None:
-        self.cut_off = True
-        for writer in list(self._pipes):
-            writer.transport.abort()
-
-    def restore(self) -> None:
-        self.cut_off = False
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -532,13 +474,6 @@ def _connected(service: ChatService) -> Any:
 # -- the database away -----------------------------------------------------------------------
 
 
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) > 1 else host))
-
-
 def test_database_going_away_gives_a_clear_error_and_writes_nothing_half(
     backends: tuple[str, str], config: SuiteConfig
 ) -> None:
@@ -553,7 +488,7 @@ def test_database_going_away_gives_a_clear_error_and_writes_nothing_half(
 
     async def scenario() -> None:
         await relay.start()
-        settings = settings_of(config, _through(database_url, relay.port), redis_url)
+        settings = settings_of(config, through(database_url, relay.port), redis_url)
         service = await start_service(settings)
         try:
             client = await connect(service.url, config, alice)

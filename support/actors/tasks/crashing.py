@@ -1,11 +1,13 @@
 """A chat service of the suite's own, in its own process, that can be crashed (SIGKILL:
-no clean-up, runs left `running`) and started again on the same port; and another one
-beside it, on the same storage, that takes over what a crashed one left.
+no clean-up, runs left `running`) and started again on the same port; another one beside
+it, on the same storage, that takes over what a crashed one left; and the line between
+them and their cache, a TCP relay the suite can cut and restore (`support.relay`).
 
 `own_chat_service` is the behave fixture of the tag `@fixture.own_chat_service`: it
 starts `python -m chat serve` on what the stack actually runs (its database, and its
 Redis: a real server, or the stack's embedded fakeredis through its TCP front),
-registers its own clean-up, and remembers it in the cast. With a gateway someone else
+registers its own clean-up, and remembers it in the cast; its Redis is reached through
+the scenario's relay. With a gateway someone else
 runs it skips the scenario, saying why. The gateways are reached over the network only;
 nothing of `chat` is imported.
 """
@@ -13,6 +15,7 @@ nothing of `chat` is imported.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from support import loop
 from support.actors.cast import Cast
@@ -25,22 +28,29 @@ from support.processes import (
     ServerProcess,
     gateway_process,
 )
+from support.relay import TcpRelay, through
+from support.wire.codec import Refusal
+from support.wire.v1 import ChatClient
 
 __all__ = [
     "another_starts_beside",
     "crashes_and_restarts",
     "crashes_for_good",
+    "cuts_cache_line",
     "expect_own_chat_service",
     "is_stopped",
     "own_chat_service",
+    "restores_cache_line",
     "signs_in_to_other_service",
     "signs_in_to_own_service",
     "takeover_s",
+    "tries_own_service",
 ]
 
 OWN_SERVICE = "own chat service"
 OTHER_SERVICE = "other chat service"
 TAKEOVER = "takeover"
+CACHE_LINE = "cache line"
 
 
 def own_chat_service(context: Any) -> ServerProcess | None:
@@ -60,12 +70,62 @@ def _started(context: Any, what: str) -> ServerProcess:
     """A gateway process on the stack's storage and cache, stopped by the scenario's
     clean-up."""
     stack, config = context.stack, context.stack.config
+    redis_url = str(stack.redis_url_for_processes())
     gateway = gateway_process(GatewaySettings(
         config.jwt_secret, config.jwt_issuer, config.jwt_audience,
-        stack.database_url, stack.redis_url_for_processes(), config.jwt_leeway))
+        stack.database_url, through(redis_url, _cache_line(context, redis_url).port),
+        config.jwt_leeway))
     _start(gateway, f"{what} to start")
     context.add_cleanup(_stop, gateway)
     return gateway
+
+
+def _cache_line(context: Any, redis_url: str) -> TcpRelay:
+    """The scenario's relay to the stack's Redis, started on first use, closed by its
+    clean-up (after the gateways that use it)."""
+    cast: Cast = context.cast
+    relay: TcpRelay | None = cast.recall(CACHE_LINE, None)
+    if relay is None:
+        target = urlsplit(redis_url)
+        relay = TcpRelay(str(target.hostname), int(target.port or 6379))
+        loop.run(relay.start(), timeout=STOP_TIMEOUT_S, what="the line to the cache to open")
+        context.add_cleanup(_close_line, relay)
+        cast.remember(CACHE_LINE, relay)
+    return relay
+
+
+def _close_line(relay: TcpRelay) -> None:
+    loop.run(relay.close(), timeout=STOP_TIMEOUT_S, what="the line to the cache to close")
+
+
+def cuts_cache_line(cast: Cast) -> None:
+    """Cut the line between the scenario's own chat services and their cache: every
+    connection dropped, new ones refused, until it is restored."""
+    _line(cast).cut()
+
+
+def restores_cache_line(cast: Cast) -> None:
+    _line(cast).restore()
+
+
+def _line(cast: Cast) -> TcpRelay:
+    relay: TcpRelay | None = cast.recall(CACHE_LINE, None)
+    if relay is None:
+        raise AssertionError("this scenario has no chat service of the suite's own "
+                             "(tag it @fixture.own_chat_service)")
+    return relay
+
+
+def tries_own_service(person: Person, cast: Cast) -> None:
+    """Attempt a connection to the scenario's own chat service; the outcome is remembered
+    for the Then."""
+    url = str(_own(cast).url)
+    outcome = person.abilities.run(
+        ChatClient.open(url, person.sign_in.token, timeout=person.abilities.timeout),
+        f"{person.name}'s connection attempt at {url}")
+    if not isinstance(outcome, Refusal):
+        person.connections.append(outcome)
+    person.remember("attempt", outcome)
 
 
 def _start(gateway: ServerProcess, what: str) -> None:
