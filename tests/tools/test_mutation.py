@@ -99,7 +99,8 @@ def test_a_function_outside_the_contract_is_set_aside_wherever_its_lines_are(
     (tmp_path / "chat").mkdir()
     (tmp_path / "chat" / "auth.py").write_text(
         "X = 1\n\n\ndef issue_token(a,\n                *, b=3):\n    return a + b\n\n\n"
-        "class _VerificationKey:\n    def build(self):\n        return 2\n")
+        "class _VerificationKey:\n    def build(self):\n        return 2\n\n\n"
+        "class TokenVerifier:\n    @property\n    def key_ids(self):\n        return {}\n")
     reason = outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (5, 20))
     assert reason is not None and "issuer" in reason
     assert outside.why_outside(tmp_path, "chat/auth.py", "core/NumberReplacer", (1, 4)) is None

@@ -68,6 +68,9 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/conversations.py", "NumberReplacer",
+           "async def next_seq(self, user_id: str, thread_id: str, count: int = 1) -> int:",
+           "every caller names the count, so the default is never used"),
     *(Listed("chat/runs/events.py", f"ReplaceComparisonOperator_Is_{op}",
              "if pending.type is EventType.AGENT_COMPLETED:", _COMPLETED_FIRST)
       for op in ("Eq", "LtE")),
