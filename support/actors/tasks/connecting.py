@@ -21,6 +21,7 @@ __all__ = [
     "tries_sign_in_written",
     "tries_to_connect",
     "tries_to_connect_at",
+    "tries_url",
 ]
 
 
@@ -40,7 +41,13 @@ def tries_to_connect(person: Person, sign_in: SignIn | None = None, *,
 def tries_to_connect_at(person: Person, path: str) -> None:
     """Attempt a connection with the person's own sign-in at another path of the chat
     service's address; the outcome is remembered for the Then."""
-    url = urlunsplit(urlsplit(person.abilities.target.url)._replace(path=path, query=""))
+    tries_url(person, urlunsplit(
+        urlsplit(person.abilities.target.url)._replace(path=path, query="")))
+
+
+def tries_url(person: Person, url: str) -> None:
+    """Attempt a connection with the person's own sign-in to the gateway at `url` (one
+    the suite runs, or another address of it); the outcome is remembered for the Then."""
     outcome = person.abilities.run(
         ChatClient.open(url, person.sign_in.token, timeout=person.abilities.timeout),
         f"{person.name}'s connection attempt at {url}")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from support import loop
 from support.actors.cast import Cast
 from support.actors.person import Person
-from support.actors.tasks.connecting import connects_to
+from support.actors.tasks.connecting import connects_to, tries_url
 from support.processes import (
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
@@ -29,8 +29,6 @@ from support.processes import (
     gateway_process,
 )
 from support.relay import TcpRelay, through
-from support.wire.codec import Refusal
-from support.wire.v1 import ChatClient
 
 __all__ = [
     "another_starts_beside",
@@ -119,13 +117,7 @@ def _line(cast: Cast) -> TcpRelay:
 def tries_own_service(person: Person, cast: Cast) -> None:
     """Attempt a connection to the scenario's own chat service; the outcome is remembered
     for the Then."""
-    url = str(_own(cast).url)
-    outcome = person.abilities.run(
-        ChatClient.open(url, person.sign_in.token, timeout=person.abilities.timeout),
-        f"{person.name}'s connection attempt at {url}")
-    if not isinstance(outcome, Refusal):
-        person.connections.append(outcome)
-    person.remember("attempt", outcome)
+    tries_url(person, str(_own(cast).url))
 
 
 def _start(gateway: ServerProcess, what: str) -> None:
