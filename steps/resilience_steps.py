@@ -123,7 +123,22 @@ def ended_interrupted_elsewhere(context, user):
 
 @then("{user:User}'s session on the crashed chat service is recorded as disconnected")
 def first_session_disconnected(context, user):
-    stored.expect_session_record(context.cast[user], "disconnected", index=0)
+    person = context.cast[user]
+    stored.expect_session_record(person, "disconnected",
+                                 index=crashing.own_service_connection(person))
+
+
+@given("{user:User} has signed in to that chat service before, and signed out")
+def signed_in_and_out(context, user):
+    person = context.cast[user]
+    crashing.signs_in_and_out_of_own_service(person, context.cast)
+    stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
+
+
+@then("{user:User}'s session she signed out of is still recorded as ended")
+def signed_out_still_ended(context, user):
+    person = context.cast[user]
+    stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
 
 
 @then("{user:User}'s request is recorded as failed because it was interrupted")

@@ -43,6 +43,7 @@ Feature: Nothing is lost when things go wrong
   @fixture.own_chat_service @v1_only
   Scenario: The chat service crashes for good during Alice's answer; the one beside it ends that answer as interrupted, and she finds it there
     Given a chat service that the suite can crash and start again
+    And Alice has signed in to that chat service before, and signed out
     And Alice is signed in to that chat service
     And Bob is signed in
     When Alice asks "Wait for 10 seconds" and the agents start working
@@ -53,6 +54,7 @@ Feature: Nothing is lost when things go wrong
     Then Alice sees her answer end as interrupted, every tool it started closed, once the other chat service has noticed the crash
     And Alice's request is recorded as failed because it was interrupted
     And Alice's session on the crashed chat service is recorded as disconnected
+    And Alice's session she signed out of is still recorded as ended
     When the answer reaches Bob, on the chat service that did not crash
     Then Bob gets the answer "Waited 10 seconds"
     And Bob's session is recorded as active for that connection

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from support import loop
 from support.actors.cast import Cast
 from support.actors.person import Person
-from support.actors.tasks.connecting import connects_to, tries_url
+from support.actors.tasks.connecting import connects_to, ends_session, tries_url
 from support.processes import (
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
@@ -38,7 +38,10 @@ __all__ = [
     "expect_own_chat_service",
     "is_stopped",
     "own_chat_service",
+    "own_service_connection",
     "restores_cache_line",
+    "signed_out_connection",
+    "signs_in_and_out_of_own_service",
     "signs_in_to_other_service",
     "signs_in_to_own_service",
     "takeover_s",
@@ -49,6 +52,8 @@ OWN_SERVICE = "own chat service"
 OTHER_SERVICE = "other chat service"
 TAKEOVER = "takeover"
 CACHE_LINE = "cache line"
+OWN_CONNECTION = "connection to the own chat service"
+SIGNED_OUT = "connection closed to the own chat service"
 
 
 def own_chat_service(context: Any) -> ServerProcess | None:
@@ -142,9 +147,35 @@ def expect_own_chat_service(cast: Cast) -> None:
     _own(cast).alive()
 
 
-def signs_in_to_own_service(person: Person, cast: Cast) -> None:
-    """Connect with the person's sign-in to the scenario's own chat service."""
+def signs_in_to_own_service(person: Person, cast: Cast) -> int:
+    """Connect with the person's sign-in to the scenario's own chat service; which of her
+    connections it is (remembered as her connection there)."""
     connects_to(person, str(_own(cast).url))
+    return person.remember(OWN_CONNECTION, len(person.connections) - 1)
+
+
+def signs_in_and_out_of_own_service(person: Person, cast: Cast) -> None:
+    """Connect to the scenario's own chat service and close normally (the session ends);
+    which connection it was is remembered."""
+    index = signs_in_to_own_service(person, cast)
+    ends_session(person, index)
+    person.remember(SIGNED_OUT, index)
+
+
+def signed_out_connection(person: Person) -> int:
+    """Which of the person's connections she closed with `signs_in_and_out_of_own_service`."""
+    index: int | None = person.recall(SIGNED_OUT, None)
+    if index is None:
+        raise AssertionError(f"{person.name} has not signed out of the suite's own chat service")
+    return index
+
+
+def own_service_connection(person: Person) -> int:
+    """Which of the person's connections is her last one to the scenario's own service."""
+    index: int | None = person.recall(OWN_CONNECTION, None)
+    if index is None:
+        raise AssertionError(f"{person.name} has not signed in to the suite's own chat service")
+    return index
 
 
 def is_stopped(cast: Cast) -> None:
