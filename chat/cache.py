@@ -145,10 +145,11 @@ class Cache:
 
     async def revoke(self, jti: str, until: int) -> None:
         """Remember `jti` as revoked until the epoch second `until`, when the token would
-        be refused anyway (until the next whole second when that has passed already)."""
+        be refused anyway; a token refused already needs no entry."""
+        if until <= time.time():
+            return
         async with self._slots:
-            await self.redis.set(revoked_key(jti), "1",
-                                 exat=max(until, int(time.time()) + 1))
+            await self.redis.set(revoked_key(jti), "1", exat=until)
 
     async def is_revoked(self, jti: str) -> bool:
         async with self._slots:
