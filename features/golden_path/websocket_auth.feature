@@ -146,7 +146,7 @@ Feature: Only signed-in users get a live connection
 
   @storage
   Scenario: A message sent twice is answered once
-    Given Alice is signed in
+    Given Alice has asked "What is 1 + 1?"
     When Alice's app sends "What is 6 * 7?" twice as the same message
     Then Alice is shown the same answer both times, from one single request
     And Alice's conversation is saved with her question and the answer she saw, once

@@ -267,8 +267,12 @@ def the_same_events_as(first: Sequence[Event]) -> Matcher[Sequence[Event]]:
     def problem(again: Sequence[Event]) -> str | None:
         if key(again) == key(first):
             return None
-        if {e.run_id for e in again} - {e.run_id for e in first}:
+        runs, wanted = {e.run_id for e in again}, {e.run_id for e in first}
+        if runs - wanted and not runs & wanted:
             return f"a new request was started: {_labels(again)}"
+        if runs - wanted:
+            return (f"events of other requests ({', '.join(sorted(runs - wanted))}) came "
+                    f"too: {_labels(again)}")
         return f"the second time brought {_labels(again)}"
 
     return ProblemMatcher(f"the same events again: {_labels(first)}", problem)

@@ -157,6 +157,10 @@ def test_the_same_events_again() -> None:
     assert problem_of(the_same_events_as(good_run()), rerun).startswith(  # type: ignore[union-attr]
         "a new request was started"
     )
+    mixed = [*good_run(), *good_run(7, run="r2")]
+    assert problem_of(the_same_events_as(good_run()), mixed).startswith(  # type: ignore[union-attr]
+        "events of other requests (r2) came too"
+    )
 
 
 def test_stored_conversation() -> None:

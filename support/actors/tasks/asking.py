@@ -119,7 +119,9 @@ def awaits_answer(person: Person) -> RunSeen:
 
 
 def sends_twice(person: Person, text: str) -> None:
-    """Send the same message (same message id) twice; remembers the events after each."""
+    """Send the same message (same message id) twice; remembers the events of the first
+    run, and every event that arrived after the repeat up to its ending (of any run: the
+    repeat must bring that one run's events and nothing else)."""
     client, timeout = person.connection, person.abilities.timeout
 
     async def twice() -> tuple[list[Event], list[Event]]:
@@ -131,7 +133,7 @@ def sends_twice(person: Person, text: str) -> None:
             "agent_completed", run_id=run.run_id, start=again.mark, timeout=timeout,
             what=f"the repeated message to be answered with run {run.run_id} again")
         _answered(person, first, run)
-        return run.events, client.log.events(start=again.mark, run_id=run.run_id)
+        return run.events, client.log.events(start=again.mark)
 
     person.remember("repeated answers",
                     person.abilities.run(twice(), f"{person.name}'s repeated message"))
