@@ -68,6 +68,14 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/runs/recovery.py", "ReplaceBinaryOperator_Sub_BitXor",
+           "dead = (others - live) | {self.gateway_id}",
+           "the live gateways are read among `others` only, so `live` is a subset of "
+           "`others` and `^` takes away the same as `-`"),
+    Listed("chat/runs/submission.py", "ReplaceAndWithOr",
+           "assert submission.context is not None and not submission.repeated",
+           "an assertion that holds on every path (only a fresh submission is launched), so "
+           "one that asks less never fires either"),
     Listed("chat/store/conversations.py", "NumberReplacer",
            "async def next_seq(self, user_id: str, thread_id: str, count: int = 1) -> int:",
            "every caller names the count, so the default is never used"),
