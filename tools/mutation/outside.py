@@ -101,6 +101,15 @@ OUTSIDE: tuple[Listed, ...] = (
            "only a sign-in checked at the very instant of its whole-second `exp`, which the "
            "clock, read to the microsecond, hits by chance alone; the contract promises "
            "nothing of that instant"),
+    *(Listed("chat/runs/recovery.py", "", line,
+             "only the count of runs recovery failed, which no code of the service reads "
+             "(a log line and tests/chat do)")
+      for line in ("return 0", "return failed", "failed = 0", "failed += 1", "if failed:",
+                   "self.recovered += failed", "self.recovered = 0")),
+    Listed("chat/runs/recovery.py", "ReplaceComparisonOperator_GtE_Gt",
+           "if now - since >= MISSING_GRACE_S:",
+           "only the very instant the grace is over, on a clock read to the nanosecond; the "
+           "contract names no grace"),
     Listed("chat/store/repositories.py", "", 'self.is_sqlite = engine.dialect.name == '
            '"sqlite"', "only which driver path SQLite runs on (sqlite3 in a thread of its own, "
            "or aiosqlite): both keep the contract, and the benchmark measures them"),
