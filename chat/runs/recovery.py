@@ -57,7 +57,6 @@ class Recovery:
         self._seen_alive: set[str] = set()
         self._missing_since: dict[str, float] = {}
         self._cache_down = False
-        self.recovered = 0
 
     async def start_heartbeat(self) -> None:
         """Announce this gateway as alive in the cache and keep it so every
@@ -174,7 +173,6 @@ class Recovery:
                 failed += 1
         if failed:
             log.warning("marked %d interrupted run(s) failed", failed)
-        self.recovered += failed
         return failed
 
     async def stop(self) -> None:
