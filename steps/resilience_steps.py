@@ -12,7 +12,6 @@ from support.actors.questions import resumed, seen, stored
 from support.actors.tasks import connecting, crashing, crowding, resuming
 from support.contract import CLOSE_GOING_AWAY
 from support.matchers import (
-    a_run_record,
     assert_that,
     equal_to,
     greater_than,
@@ -141,9 +140,10 @@ def signed_out_still_ended(context, user):
     stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
 
 
-@then("{user:User}'s request is recorded as failed because it was interrupted")
+@then("{user:User}'s request is recorded as failed because it was interrupted, with the "
+      "agents she saw at work")
 def recorded_interrupted(context, user):
-    stored.expect_run_record(context.cast[user], a_run_record("failed", error_code="interrupted"))
+    stored.expect_interrupted_record(context.cast[user])
 
 
 @then("every one of them gets their own answers")

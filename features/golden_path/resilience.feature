@@ -28,7 +28,7 @@ Feature: Nothing is lost when things go wrong
     When Alice asks "Wait for 10 seconds" and the agents start working
     And that chat service is stopped
     Then Alice's app is disconnected because the chat service is going away
-    And Alice's request is recorded as failed because it was interrupted
+    And Alice's request is recorded as failed because it was interrupted, with the agents she saw at work
 
   @fixture.own_chat_service @v1_only
   Scenario: The chat service crashes during Alice's answer, and when it is back she sees that answer ended as interrupted
@@ -38,7 +38,7 @@ Feature: Nothing is lost when things go wrong
     And that chat service crashes and starts again
     And Alice comes back and reopens that conversation from the start
     Then Alice sees her answer end as interrupted, every tool it started closed
-    And Alice's request is recorded as failed because it was interrupted
+    And Alice's request is recorded as failed because it was interrupted, with the agents she saw at work
 
   @fixture.own_chat_service @v1_only
   Scenario: The chat service crashes for good during Alice's answer; the one beside it ends that answer as interrupted, and she finds it there
@@ -52,7 +52,7 @@ Feature: Nothing is lost when things go wrong
     And that first chat service crashes and stays down
     And Alice comes back on the other chat service and reopens that conversation from the start
     Then Alice sees her answer end as interrupted, every tool it started closed, once the other chat service has noticed the crash
-    And Alice's request is recorded as failed because it was interrupted
+    And Alice's request is recorded as failed because it was interrupted, with the agents she saw at work
     And Alice's session on the crashed chat service is recorded as disconnected
     And Alice's session she signed out of is still recorded as ended
     When the answer reaches Bob, on the chat service that did not crash

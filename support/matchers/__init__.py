@@ -32,6 +32,7 @@ from support.matchers.cached import (
 )
 from support.matchers.events import (
     a_well_formed_run,
+    agents_in,
     ended,
     exactly_seqs,
     numbered_without_gaps,
@@ -55,6 +56,7 @@ __all__ = [
     "a_run_record",
     "a_session_record",
     "a_well_formed_run",
+    "agents_in",
     "all_of",
     "assert_that",
     "cache_entries_of",

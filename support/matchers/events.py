@@ -42,7 +42,8 @@ def numbered_without_gaps(first: int | None = None) -> Matcher[Sequence[Event]]:
     )
 
 
-def _agents_in(events: Sequence[Event]) -> list[str]:
+def agents_in(events: Sequence[Event]) -> list[str]:
+    """The sub-agents seen at work in `events` (their `agent_thinking`), in order, once each."""
     agents: list[str] = []
     for event in events:
         if (
@@ -60,7 +61,7 @@ def worked_on_by(agents: Sequence[str]) -> Matcher[Sequence[Event]]:
     expected = list(agents)
 
     def problem(events: Sequence[Event]) -> str | None:
-        seen = _agents_in(events)
+        seen = agents_in(events)
         if seen == expected:
             return None
         return f"the agents that worked were {', '.join(seen) or 'none'}"

@@ -11,6 +11,7 @@ from support.matchers import (
     a_conversation,
     a_run_record,
     a_session_record,
+    agents_in,
     assert_that,
     working_notes,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "conversations",
     "durability_problems",
     "expect_conversations_saved",
+    "expect_interrupted_record",
     "expect_nobody_let_in",
     "expect_request_apart",
     "expect_run_record",
@@ -82,6 +84,15 @@ def expect_run_record(person: Person, matcher: Matcher[Any]) -> dict[str, Any]:
     return person.abilities.expect_eventually(
         lambda: storage.execution(run_id), matcher,
         f"{person.name}'s request {run_id} to be recorded")
+
+
+def expect_interrupted_record(person: Person) -> dict[str, Any]:
+    """The current request recorded failed as interrupted, still naming the agents the
+    person saw at work on it, on any of her connections."""
+    run_id = person.recall("request")
+    seen = [e for client in person.connections for e in client.log.events(run_id=run_id)]
+    return expect_run_record(person, a_run_record("failed", error_code="interrupted",
+                                                  agents=agents_in(seen)))
 
 
 def expect_working_notes(person: Person, *, session: int, kept: bool) -> None:
