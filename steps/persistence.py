@@ -52,6 +52,7 @@ def one_conversation(context, user):
 @then("{user:User}'s conversation is saved with her question and the answer she saw")
 @then("{user:User}'s conversation is saved with her question and the answer she saw, once")
 @then("{user:User}'s conversation is saved with each of her questions followed by its answer")
+@then("{user:User}'s conversation keeps her question, and no answer to it")
 def conversation_saved(context, user):
     stored.expect_conversations_saved(context.cast[user])
 

@@ -101,6 +101,7 @@ Feature: The agents answer a question
     When Alice asks "Simulate a failure"
     Then Alice is told her request failed because an agent failed
     And Alice's request is recorded as failed because an agent failed
+    And Alice's conversation keeps her question, and no answer to it
 
   Scenario: Two users asking at the same time never see each other's work
     Given Bob is signed in

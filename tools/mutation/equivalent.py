@@ -68,6 +68,16 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/engine/tools.py", "ReplaceComparisonOperator_Eq_GtE",
+           'return self.status == "ok"',
+           "a tool's status is only ever 'ok' or 'error', and only 'ok' is >= 'ok'"),
+    Listed("chat/runs/events.py", "ReplaceComparisonOperator_Eq_GtE",
+           "if event.get(\"type\") == EventType.TOOL_EXECUTING.value:",
+           "an event's type is one of the five of the contract, and 'tool_executing' sorts "
+           "after every other, so `>=` picks it alone"),
+    Listed("chat/frames.py", "ReplaceComparisonOperator_Lt_NotEq",
+           "if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_ID_CHARS:",
+           "a length is never negative, so `0 !=` and `0 <` agree on every one"),
     Listed("chat/runs/recovery.py", "ReplaceBinaryOperator_Sub_BitXor",
            "dead = (others - live) | {self.gateway_id}",
            "the live gateways are read among `others` only, so `live` is a subset of "

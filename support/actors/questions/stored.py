@@ -110,11 +110,15 @@ def expect_working_notes(person: Person, *, session: int, kept: bool) -> None:
 
 
 def turns_in(person: Person, thread_id: str) -> list[tuple[str, str]]:
-    """(role, text) of each question asked and answer seen in a conversation."""
+    """(role, text) of each question asked and answer seen in a conversation; a request
+    that failed has no answer to keep."""
     turns: list[tuple[str, str]] = []
     for answered in person.answered:
         if answered.run.thread_id == thread_id:
-            turns += [("user", answered.question), ("assistant", str(answered.run.response))]
+            turns.append(("user", answered.question))
+            done = answered.run.completion
+            if done is not None and done.payload.get("status") == "completed":
+                turns.append(("assistant", str(answered.run.response)))
     return turns
 
 
