@@ -112,6 +112,11 @@ OUTSIDE: tuple[Listed, ...] = (
            "if now - since >= MISSING_GRACE_S:",
            "only the very instant the grace is over, on a clock read to the nanosecond; the "
            "contract names no grace"),
+    *(Listed("chat/connection.py", operator, "if self.outbound.qsize() >= MAX_OUTBOUND_ITEMS:",
+             "only one frame more or fewer left unread before a client is let go as too "
+             "slow; the contract names no number")
+      for operator in ("ReplaceComparisonOperator_GtE_Gt", "ReplaceComparisonOperator_GtE_Is",
+                       "ReplaceComparisonOperator_GtE_Eq")),
     Listed("chat/store/repositories.py", "", 'self.is_sqlite = engine.dialect.name == '
            '"sqlite"', "only which driver path SQLite runs on (sqlite3 in a thread of its own, "
            "or aiosqlite): both keep the contract, and the benchmark measures them"),
