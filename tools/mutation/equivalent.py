@@ -68,6 +68,14 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/runs/submission.py", "ReplaceFalseWithTrue", "new_thread: bool = False,",
+           "every caller of the submissions names `new_thread` (RunService.prepare passes "
+           "its own), so the default is never used"),
+    *(Listed("chat/gateway.py", operator, "if pump is not None and not pump.done():",
+             "the pump, when not done, was cancelled just above with the connection's other "
+             "tasks, so whether it is cancelled again changes nothing")
+      for operator in ("ReplaceComparisonOperator_IsNot_Is", "ReplaceUnaryOperator_Delete_Not",
+                       "AddNot")),
     Listed("chat/engine/tools.py", "ReplaceComparisonOperator_Eq_GtE",
            'return self.status == "ok"',
            "a tool's status is only ever 'ok' or 'error', and only 'ok' is >= 'ok'"),

@@ -37,6 +37,9 @@ _WORDING = ("only the wording of a message's free text; the contract names the c
 _OWN_BOUND = ("a bound the reference service adds of its own; the contract names none, so "
               "another backend may draw it elsewhere")
 
+_DRIVER_PATH = ("only which driver path SQLite runs on (sqlite3 in a thread of its own, or "
+                "aiosqlite): the mutants are judged on SQLite, where both keep the contract; "
+                "on PostgreSQL the run on real backends would fail at once")
 _TUNING = ("a tuning constant of this service (how long, how many, how often); the contract "
            "names no figure for it")
 
@@ -117,9 +120,9 @@ OUTSIDE: tuple[Listed, ...] = (
              "slow; the contract names no number")
       for operator in ("ReplaceComparisonOperator_GtE_Gt", "ReplaceComparisonOperator_GtE_Is",
                        "ReplaceComparisonOperator_GtE_Eq")),
-    Listed("chat/store/repositories.py", "", 'self.is_sqlite = engine.dialect.name == '
-           '"sqlite"', "only which driver path SQLite runs on (sqlite3 in a thread of its own, "
-           "or aiosqlite): both keep the contract, and the benchmark measures them"),
+    *(Listed("chat/store/repositories.py", "", line, _DRIVER_PATH)
+      for line in ('self.is_sqlite = engine.dialect.name == "sqlite"',
+                   "if self._sqlite is not None:")),
     Listed("chat/runs/submission.py", "", "THREAD_TITLE_CHARS = 80",
            "a conversation's title; the contract has no titles"),
     Listed("chat/auth.py", "", "MAX_EPOCH_S = 253402300799",
