@@ -68,6 +68,9 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/runs.py", "ReplaceTrueWithFalse",
+           'runs_t.c.id.in_(bindparam("b_ids", expanding=True)),',
+           "SQLAlchemy makes the parameter of an IN expanding whatever it is told"),
     Listed("chat/runs/submission.py", "ReplaceFalseWithTrue", "new_thread: bool = False,",
            "every caller of the submissions names `new_thread` (RunService.prepare passes "
            "its own), so the default is never used"),
