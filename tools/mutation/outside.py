@@ -99,8 +99,10 @@ OUTSIDE: tuple[Listed, ...] = (
         ("chat/engine/tools.py", "WAIT_CAP_S = 30.0"),
     )),
     *(Listed("chat/runs/faults.py", "", line,
-             "only the count a log line gives: no caller reads how many repairs were done")
-      for line in ("done = 0", "done += 1", "if done:")),
+             "only the counts log lines give: nothing else reads how many repairs were done "
+             "or dropped")
+      for line in ("done = 0", "done += 1", "if done:", "self.dropped = 0",
+                   "self.dropped += 1")),
     Listed("chat/auth.py", "ReplaceComparisonOperator_Lt_LtE",
            "return float(self.expires_at) if current < self.expires_at else "
            "self.expires_at + leeway_s",
