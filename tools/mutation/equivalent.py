@@ -67,7 +67,22 @@ _COMPLETED_FIRST = ("the event's type is always an EventType, a StrEnum of singl
                     "type, so `<=` picks it alone")
 _SETTLED = ("an event is settled only after it was emitted, so the settled count never "
             "exceeds the emitted one and `>=` holds exactly when `==` does")
+_SELF_ALIVE = ("the gateway that sweeps is alive itself, its heartbeat fresh, so counting "
+               "its own sessions among the others' changes nothing")
+_ACTIVE_ONLY = ("recovery releases only `active` sessions and fails only `running` runs, so "
+                "gateways known from sessions that ended already change nothing")
 LISTED: tuple[Listed, ...] = (
+    Listed("chat/store/sessions.py", "AddNot", "if except_gateway is not None:", _SELF_ALIVE),
+    Listed("chat/store/sessions.py", "ReplaceComparisonOperator_NotEq_IsNot",
+           "statement = statement.where(sessions_t.c.gateway_id != except_gateway)",
+           _SELF_ALIVE),
+    *(Listed("chat/store/sessions.py", operator,
+             'and_(sessions_t.c.status == "active", sessions_t.c.gateway_id.is_not(None)))',
+             _ACTIVE_ONLY)
+      for operator in ("ReplaceComparisonOperator_Eq_IsNot", "ReplaceComparisonOperator_Eq_GtE")),
+    Listed("chat/store/sessions.py", "",
+           'temp_t.c.user_id == bindparam("b_user"), temp_t.c.session_id == '
+           'bindparam("b_session")))', _OWNER_KNOWN, after="temp_t.c.user_id"),
     Listed("chat/store/runs.py", "ReplaceTrueWithFalse",
            'runs_t.c.id.in_(bindparam("b_ids", expanding=True)),',
            "SQLAlchemy makes the parameter of an IN expanding whatever it is told"),
