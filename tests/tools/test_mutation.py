@@ -119,3 +119,15 @@ def test_a_bare_star_made_a_slash_is_equivalent_only_while_no_call_names_an_earl
     equivalent._keywords_passed.cache_clear()
     assert why_equivalent(tmp_path, "chat/m.py", "core/ReplaceBinaryOperator_Mul_Div",
                           star, (1, 10)) is None
+
+
+def test_a_listed_case_may_name_what_the_line_becomes(tmp_path: Path) -> None:
+    from tools.mutation.equivalent import Listed, listed_reason
+    (tmp_path / "chat").mkdir()
+    (tmp_path / "chat" / "m.py").write_text("X = d.get(k, 0)\n")
+    cases = (Listed("chat/m.py", "NumberReplacer", "X = d.get(k, 0)", "why", becomes="-1)"),)
+    assert listed_reason(cases, tmp_path, "chat/m.py", "core/NumberReplacer", (1, 13),
+                         lambda: "X = d.get(k, -1)") == "why"
+    assert listed_reason(cases, tmp_path, "chat/m.py", "core/NumberReplacer", (1, 13),
+                         lambda: "X = d.get(k, 1)") is None
+    assert listed_reason(cases, tmp_path, "chat/m.py", "core/NumberReplacer", (1, 13)) is None

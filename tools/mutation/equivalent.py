@@ -9,6 +9,7 @@ so a listing survives edits elsewhere in the module.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,13 +21,16 @@ __all__ = ["LISTED", "UNCALLED", "Listed", "listed_reason", "why_equivalent"]
 class Listed:
     """One equivalent mutant: where, which operator, the line it changes, and why;
     `after`, when given, is the text just before the changed token on that line (for a
-    line with two of the same operator)."""
+    line with two of the same operator); `becomes`, when given, is text the line has
+    once mutated (for an operator that changes one token two ways, as a number made one
+    more or one less)."""
 
     module: str
     operator: str
     line_text: str
     reason: str
     after: str = ""
+    becomes: str = ""
 
 
 _CENTURY = ("it only moves a cap on revocations to a century or more (or by less than a "
@@ -71,7 +75,23 @@ _SELF_ALIVE = ("the gateway that sweeps is alive itself, its heartbeat fresh, so
                "its own sessions among the others' changes nothing")
 _ACTIVE_ONLY = ("recovery releases only `active` sessions and fails only `running` runs, so "
                 "gateways known from sessions that ended already change nothing")
+_SEQ_FROM_ONE = ("a `seq` is never below 1, so a floor of -1 lets through exactly what a "
+                 "floor of 0 does")
+_ONE_COLUMN = "the rows have one column, so the last one is the first"
 LISTED: tuple[Listed, ...] = (
+    *(Listed("chat/connection.py", "NumberReplacer", line, _SEQ_FROM_ONE, becomes=change)
+      for line, change in (
+          ("return seq > self.sent_seq.get(str(run_id), 0) and seq > self.following.floor.get(",
+           "get(str(run_id), -1)"),
+          ("str(thread_id), 0)", "str(thread_id), -1)"),
+          ('self.sent_seq[run_id] = max(self.sent_seq.get(run_id, 0), int(event["seq"]))',
+           "get(run_id, -1)"))),
+    *(Listed(module, "NumberReplacer", line, _ONE_COLUMN, becomes="row[ -1]")
+      for module, line in (
+          ("chat/store/runs.py", "return [row[0] for row in rows]"),
+          ("chat/store/runs.py", "return {str(row[0]) for row in rows}"),
+          ("chat/store/sessions.py",
+           "return {str(row[0]) for row in await self.connection.execute(statement)}"))),
     Listed("chat/store/sessions.py", "AddNot", "if except_gateway is not None:", _SELF_ALIVE),
     Listed("chat/store/sessions.py", "ReplaceComparisonOperator_NotEq_IsNot",
            "statement = statement.where(sessions_t.c.gateway_id != except_gateway)",
@@ -245,8 +265,10 @@ def _annotation_spans(path: Path) -> tuple[tuple[tuple[int, int], tuple[int, int
 
 
 def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int],
-                   end: tuple[int, int]) -> str | None:
-    """The reason a mutant is equivalent, or None when it is not known to be."""
+                   end: tuple[int, int],
+                   mutated_line: Callable[[], str] | None = None) -> str | None:
+    """The reason a mutant is equivalent, or None when it is not known to be;
+    `mutated_line` gives the changed line as the mutant has it, when asked."""
     path = root / module
     for first, last in _annotation_spans(path):
         if first <= start and end <= last:
@@ -257,7 +279,7 @@ def why_equivalent(root: Path, module: str, operator: str, start: tuple[int, int
         return _FROZEN
     if operator.endswith("ReplaceBinaryOperator_Mul_Div") and _bare_star(root, module, start):
         return _STAR
-    return listed_reason(LISTED, root, module, operator, start)
+    return listed_reason(LISTED, root, module, operator, start, mutated_line)
 
 
 _STAR = ("a `/` in place of a signature's bare `*`: no call in the service names a "
@@ -315,12 +337,15 @@ def _line(root: Path, module: str, start: tuple[int, int]) -> str:
 
 
 def listed_reason(cases: tuple[Listed, ...], root: Path, module: str, operator: str,
-                  start: tuple[int, int]) -> str | None:
+                  start: tuple[int, int],
+                  mutated_line: Callable[[], str] | None = None) -> str | None:
     """The reason of the case in `cases` that names this mutant, or None."""
     raw = (root / module).read_text().splitlines()[start[0] - 1]
     line, before = raw.strip(), raw[:start[1]].rstrip()
     for case in cases:
         if (case.module == module and operator.endswith(case.operator)
-                and case.line_text == line and before.endswith(case.after)):
+                and case.line_text == line and before.endswith(case.after)
+                and (not case.becomes
+                     or (mutated_line is not None and case.becomes in mutated_line()))):
             return case.reason
     return None

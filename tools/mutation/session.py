@@ -14,6 +14,7 @@ run side by side.
 from __future__ import annotations
 
 import difflib
+import functools
 import random
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cosmic_ray.mutating import mutate_code
 from cosmic_ray.plugins import get_operator
@@ -149,6 +151,18 @@ def _same_as(root: Path, item: WorkItem, wanted: list[dict[str, object]]) -> boo
     return any(_changes(str(w["diff"])) == change for w in alike)
 
 
+def _mutated_line(root: Path, spec: Any) -> str:
+    """The line a mutant changes, as the mutant has it ("" when cosmic-ray cannot redo it)."""
+    original = (root / str(spec.module_path)).read_text()
+    try:
+        mutated = mutate_code(original, get_operator(spec.operator_name)(), spec.occurrence)
+    except Exception:  # noqa: BLE001 - an operator that cannot redo its change here
+        return ""
+    lines = (mutated or "").split("\n")
+    row = spec.start_pos[0] - 1
+    return lines[row] if 0 <= row < len(lines) else ""
+
+
 def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None,
             again: list[dict[str, object]] | None = None
             ) -> tuple[int, list[tuple[str, str, int]], list[Mutant], list[Mutant]]:
@@ -162,7 +176,8 @@ def _choose(root: Path, db_path: Path, sample: int | None, seed: int | None,
         for item in items:
             spec = item.mutations[0]
             reason = why_equivalent(root, str(spec.module_path), spec.operator_name,
-                                    spec.start_pos, spec.end_pos)
+                                    spec.start_pos, spec.end_pos,
+                                    functools.partial(_mutated_line, root, spec))
             beyond = why_outside(root, str(spec.module_path), spec.operator_name, spec.start_pos)
             if reason is not None:
                 equivalent.append(_mutant(item, None, reason))
