@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 OWN_SERVICE = "own chat service"
+NO_OWN_SERVICE = ("this scenario has no chat service of the suite's own "
+                  "(tag it @fixture.own_chat_service)")
 OTHER_SERVICE = "other chat service"
 TAKEOVER = "takeover"
 CACHE_LINE = "cache line"
@@ -112,10 +114,7 @@ def restores_cache_line(cast: Cast) -> None:
 
 
 def _line(cast: Cast) -> TcpRelay:
-    relay: TcpRelay | None = cast.recall(CACHE_LINE, None)
-    if relay is None:
-        raise AssertionError("this scenario has no chat service of the suite's own "
-                             "(tag it @fixture.own_chat_service)")
+    relay: TcpRelay = _recalled(cast, CACHE_LINE, NO_OWN_SERVICE)
     return relay
 
 
@@ -135,11 +134,17 @@ def _stop(gateway: ServerProcess) -> None:
 
 
 def _own(cast: Cast) -> ServerProcess:
-    gateway: ServerProcess | None = cast.recall(OWN_SERVICE, None)
-    if gateway is None:
-        raise AssertionError("this scenario has no chat service of the suite's own "
-                             "(tag it @fixture.own_chat_service)")
+    gateway: ServerProcess = _recalled(cast, OWN_SERVICE, NO_OWN_SERVICE)
     return gateway
+
+
+def _recalled(memory: Cast | Person, key: str, missing: str) -> Any:
+    """What the cast or a person remembers under `key`; AssertionError(`missing`) when
+    nothing is."""
+    value = memory.recall(key, None)
+    if value is None:
+        raise AssertionError(missing)
+    return value
 
 
 def expect_own_chat_service(cast: Cast) -> None:
@@ -164,17 +169,15 @@ def signs_in_and_out_of_own_service(person: Person, cast: Cast) -> None:
 
 def signed_out_connection(person: Person) -> int:
     """Which of the person's connections she closed with `signs_in_and_out_of_own_service`."""
-    index: int | None = person.recall(SIGNED_OUT, None)
-    if index is None:
-        raise AssertionError(f"{person.name} has not signed out of the suite's own chat service")
+    index: int = _recalled(person, SIGNED_OUT,
+                           f"{person.name} has not signed out of the suite's own chat service")
     return index
 
 
 def own_service_connection(person: Person) -> int:
     """Which of the person's connections is her last one to the scenario's own service."""
-    index: int | None = person.recall(OWN_CONNECTION, None)
-    if index is None:
-        raise AssertionError(f"{person.name} has not signed in to the suite's own chat service")
+    index: int = _recalled(person, OWN_CONNECTION,
+                           f"{person.name} has not signed in to the suite's own chat service")
     return index
 
 
@@ -191,18 +194,14 @@ def another_starts_beside(context: Any) -> None:
 
 def signs_in_to_other_service(person: Person, cast: Cast) -> None:
     """Connect with the person's sign-in to the chat service beside the scenario's own."""
-    other: ServerProcess | None = cast.recall(OTHER_SERVICE, None)
-    if other is None:
-        raise AssertionError("this scenario has started no other chat service")
+    other: ServerProcess = _recalled(cast, OTHER_SERVICE,
+                                     "this scenario has started no other chat service")
     connects_to(person, str(other.url))
 
 
 def takeover_s(cast: Cast) -> float:
     """How long the reference service may take to notice that a gateway beside it died."""
-    allowance: float | None = cast.recall(TAKEOVER, None)
-    if allowance is None:
-        raise AssertionError("this scenario has no chat service of the suite's own "
-                             "(tag it @fixture.own_chat_service)")
+    allowance: float = _recalled(cast, TAKEOVER, NO_OWN_SERVICE)
     return allowance
 
 
