@@ -134,6 +134,13 @@ def signed_in_and_out(context, user):
     stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
 
 
+@then("{user:User}'s session on the other chat service is still recorded as active")
+def other_session_active(context, user):
+    person = context.cast[user]
+    stored.expect_session_record(person, "active",
+                                 index=crashing.other_service_connection(person))
+
+
 @then("{user:User}'s session she signed out of is still recorded as ended")
 def signed_out_still_ended(context, user):
     person = context.cast[user]

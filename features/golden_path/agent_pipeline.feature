@@ -40,6 +40,7 @@ Feature: The agents answer a question
     When Alice asks "Wait for 0 seconds"
     Then Alice gets the answer "Waited 0 seconds"
 
+  @agents
   Scenario Outline: A wait of less than no time is refused, and the answer says so: <seconds> seconds
     When Alice asks "Wait for <seconds> seconds"
     Then Alice gets the answer "Waiting <seconds> seconds cannot be done: seconds must be a non-negative number."

@@ -55,6 +55,7 @@ Feature: Nothing is lost when things go wrong
     And Alice's request is recorded as failed because it was interrupted, with the agents she saw at work
     And Alice's session on the crashed chat service is recorded as disconnected
     And Alice's session she signed out of is still recorded as ended
+    And Alice's session on the other chat service is still recorded as active
     When the answer reaches Bob, on the chat service that did not crash
     Then Bob gets the answer "Waited 10 seconds"
     And Bob's session is recorded as active for that connection

@@ -37,6 +37,7 @@ __all__ = [
     "cuts_cache_line",
     "expect_own_chat_service",
     "is_stopped",
+    "other_service_connection",
     "own_chat_service",
     "own_service_connection",
     "restores_cache_line",
@@ -55,6 +56,7 @@ OTHER_SERVICE = "other chat service"
 TAKEOVER = "takeover"
 CACHE_LINE = "cache line"
 OWN_CONNECTION = "connection to the own chat service"
+OTHER_CONNECTION = "connection to the other chat service"
 SIGNED_OUT = "connection closed to the own chat service"
 
 
@@ -197,6 +199,14 @@ def signs_in_to_other_service(person: Person, cast: Cast) -> None:
     other: ServerProcess = _recalled(cast, OTHER_SERVICE,
                                      "this scenario has started no other chat service")
     connects_to(person, str(other.url))
+    person.remember(OTHER_CONNECTION, len(person.connections) - 1)
+
+
+def other_service_connection(person: Person) -> int:
+    """Which of the person's connections is her one to the chat service beside the own."""
+    index: int = _recalled(person, OTHER_CONNECTION,
+                           f"{person.name} has not signed in to the other chat service")
+    return index
 
 
 def takeover_s(cast: Cast) -> float:
