@@ -120,31 +120,19 @@ def ended_interrupted_elsewhere(context, user):
     resumed.expect_interrupted(context.cast[user], crashing.takeover_s(context.cast))
 
 
-@then("{user:User}'s session on the crashed chat service is recorded as disconnected")
-def first_session_disconnected(context, user):
+@then("{user:User}'s session {where:Where} is recorded as {status:w}")
+@then("{user:User}'s session {where:Where} is still recorded as {status:w}")
+def session_where(context, user, where, status):
     person = context.cast[user]
-    stored.expect_session_record(person, "disconnected",
-                                 index=crashing.own_service_connection(person))
+    stored.expect_session_record(person, status, index=crashing.connection_where(person, where))
 
 
 @given("{user:User} has signed in to that chat service before, and signed out")
 def signed_in_and_out(context, user):
     person = context.cast[user]
     crashing.signs_in_and_out_of_own_service(person, context.cast)
-    stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
-
-
-@then("{user:User}'s session on the other chat service is still recorded as active")
-def other_session_active(context, user):
-    person = context.cast[user]
-    stored.expect_session_record(person, "active",
-                                 index=crashing.other_service_connection(person))
-
-
-@then("{user:User}'s session she signed out of is still recorded as ended")
-def signed_out_still_ended(context, user):
-    person = context.cast[user]
-    stored.expect_session_record(person, "ended", index=crashing.signed_out_connection(person))
+    stored.expect_session_record(
+        person, "ended", index=crashing.connection_where(person, "she signed out of"))
 
 
 @then("{user:User}'s request is recorded as failed because it was interrupted, with the "

@@ -18,6 +18,7 @@ import parse
 from behave import register_type
 
 from support.actors.cast import NAMES
+from support.actors.tasks.crashing import CONNECTIONS_WHERE
 from support.contract import MAX_CONTENT_BYTES, MAX_FRAME_BYTES
 from support.tokens import BAD_SIGN_INS, FORGED_SIGN_INS, HEADER_VARIANTS
 
@@ -166,6 +167,12 @@ def parse_ordinal(text: str) -> int:
     return ORDINALS[text]
 
 
+@parse.with_pattern(_alternatives(CONNECTIONS_WHERE))
+def parse_connection_where(text: str) -> str:
+    """Which of a person's connections (keys of `crashing.CONNECTIONS_WHERE`)."""
+    return text
+
+
 register_type(
     User=parse_user,
     Quoted=parse_quoted,
@@ -181,4 +188,5 @@ register_type(
     Lifetime=parse_lifetime,
     HeaderVariant=parse_header_variant,
     Ordinal=parse_ordinal,
+    Where=parse_connection_where,
 )

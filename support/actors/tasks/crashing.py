@@ -31,17 +31,16 @@ from support.processes import (
 from support.relay import TcpRelay, through
 
 __all__ = [
+    "CONNECTIONS_WHERE",
     "another_starts_beside",
+    "connection_where",
     "crashes_and_restarts",
     "crashes_for_good",
     "cuts_cache_line",
     "expect_own_chat_service",
     "is_stopped",
-    "other_service_connection",
     "own_chat_service",
-    "own_service_connection",
     "restores_cache_line",
-    "signed_out_connection",
     "signs_in_and_out_of_own_service",
     "signs_in_to_other_service",
     "signs_in_to_own_service",
@@ -58,6 +57,13 @@ CACHE_LINE = "cache line"
 OWN_CONNECTION = "connection to the own chat service"
 OTHER_CONNECTION = "connection to the other chat service"
 SIGNED_OUT = "connection closed to the own chat service"
+# How the features name one of a person's connections -> (what she remembers, what is
+# missing when she has none).
+CONNECTIONS_WHERE: dict[str, tuple[str, str]] = {
+    "on the crashed chat service": (OWN_CONNECTION, "to the suite's own chat service"),
+    "on the other chat service": (OTHER_CONNECTION, "to the other chat service"),
+    "she signed out of": (SIGNED_OUT, "she signed out of"),
+}
 
 
 def own_chat_service(context: Any) -> ServerProcess | None:
@@ -169,17 +175,11 @@ def signs_in_and_out_of_own_service(person: Person, cast: Cast) -> None:
     person.remember(SIGNED_OUT, index)
 
 
-def signed_out_connection(person: Person) -> int:
-    """Which of the person's connections she closed with `signs_in_and_out_of_own_service`."""
-    index: int = _recalled(person, SIGNED_OUT,
-                           f"{person.name} has not signed out of the suite's own chat service")
-    return index
-
-
-def own_service_connection(person: Person) -> int:
-    """Which of the person's connections is her last one to the scenario's own service."""
-    index: int = _recalled(person, OWN_CONNECTION,
-                           f"{person.name} has not signed in to the suite's own chat service")
+def connection_where(person: Person, where: str) -> int:
+    """Which of the person's connections a feature means by `where` (a key of
+    `CONNECTIONS_WHERE`: on the crashed service, on the other one, the one she left)."""
+    key, missing = CONNECTIONS_WHERE[where]
+    index: int = _recalled(person, key, f"{person.name} has no connection {missing}")
     return index
 
 
@@ -200,13 +200,6 @@ def signs_in_to_other_service(person: Person, cast: Cast) -> None:
                                      "this scenario has started no other chat service")
     connects_to(person, str(other.url))
     person.remember(OTHER_CONNECTION, len(person.connections) - 1)
-
-
-def other_service_connection(person: Person) -> int:
-    """Which of the person's connections is her one to the chat service beside the own."""
-    index: int = _recalled(person, OTHER_CONNECTION,
-                           f"{person.name} has not signed in to the other chat service")
-    return index
 
 
 def takeover_s(cast: Cast) -> float:
